@@ -1,0 +1,105 @@
+import { attrInt, attrInts } from '../../graph/ir.js';
+import type { Dim } from '../../graph/ir.js';
+import type { GraphBuilder } from '../../graph/builder.js';
+import { normAxis } from './shapes.js';
+import type { RuleTable } from './types.js';
+
+/** Reshape a gradient back to the (run-time) shape of the op's input. */
+const reshapeBack = (b: GraphBuilder, dY: string, x: string): string => {
+  const s = b.info(x).shape;
+  const shape = s && s.every((d) => typeof d === 'number') ? b.constant(s as number[], 'int64') : b.op1('Shape', [x]);
+  return b.op1('Reshape', [dY, shape]);
+};
+
+const prod = (ds: Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, q) => p * q, 1) : ds.join('*'));
+
+export const shapeOps: RuleTable = {
+  // Flatten to 2-D at axis  =>  dX = reshape(dY, shape(X))
+  Flatten: {
+    infer: (ins, n) => {
+      const s = ins[0]!.shape;
+      if (!s) return [{ dtype: ins[0]!.dtype }];
+      const a = normAxis(attrInt(n, 'axis', 1), s.length);
+      return [{ dtype: ins[0]!.dtype, shape: [prod(s.slice(0, a)), prod(s.slice(a))] }];
+    },
+    grad: ({ b }, n, [dY]) => [reshapeBack(b, dY!, n.inputs[0])],
+  },
+  // Reshape  =>  dX = reshape(dY, shape(X))
+  Reshape: {
+    infer: (ins, _n, consts) => {
+      const t = consts[1];
+      const s = ins[0]!.shape;
+      if (!t) return [{ dtype: ins[0]!.dtype }];
+      const want = Array.from(t.data as BigInt64Array, Number);
+      const out: Dim[] = want.map((d, i) => (d === 0 && s ? s[i] : d));
+      const unknown = out.indexOf(-1);
+      if (unknown >= 0) {
+        if (!s) return [{ dtype: ins[0]!.dtype }];
+        const total = prod(s);
+        const known = prod(out.filter((_, i) => i !== unknown));
+        out[unknown] = typeof total === 'number' && typeof known === 'number' ? total / known : s[0];
+      }
+      return [{ dtype: ins[0]!.dtype, shape: out }];
+    },
+    grad: ({ b }, n, [dY]) => [reshapeBack(b, dY!, n.inputs[0]), null],
+  },
+  // Y = transpose(X, perm)  =>  dX = transpose(dY, perm^-1)
+  Transpose: {
+    infer: (ins, n) => {
+      const s = ins[0]!.shape;
+      if (!s) return [{ dtype: ins[0]!.dtype }];
+      const perm = attrInts(n, 'perm') ?? s.map((_, i) => s.length - 1 - i);
+      return [{ dtype: ins[0]!.dtype, shape: perm.map((p) => s[p]) }];
+    },
+    grad: ({ b }, n, [dY]) => {
+      const r = b.shape(n.inputs[0]).length;
+      const perm = attrInts(n, 'perm') ?? [...Array(r).keys()].reverse();
+      const inv = new Array<number>(r);
+      perm.forEach((p, i) => (inv[p] = i));
+      return [b.op1('Transpose', [dY!], { perm: inv })];
+    },
+  },
+  // Y = concat(X1..Xk, axis)  =>  dXi = the slice of dY that Xi filled
+  Concat: {
+    infer: (ins, n) => {
+      const s0 = ins[0]!.shape;
+      if (!s0 || ins.some((v) => !v?.shape)) return [{ dtype: ins[0]!.dtype }];
+      const a = normAxis(attrInt(n, 'axis', 0), s0.length);
+      const sizes = ins.map((v) => v!.shape![a]);
+      const total = sizes.every((d) => typeof d === 'number') ? (sizes as number[]).reduce((p, q) => p + q, 0) : sizes.join('+');
+      return [{ dtype: ins[0]!.dtype, shape: s0.map((d, i) => (i === a ? total : d)) }];
+    },
+    grad: ({ b, needs }, n, [dY]) => {
+      const a = normAxis(attrInt(n, 'axis', 0), b.shape(n.inputs[0]).length);
+      const sizes = n.inputs.map((x) => b.shape(x)[a]);
+      if (!sizes.every((d) => typeof d === 'number')) throw new Error('Concat gradient: sizes along the axis must be static');
+      const parts = b.op('Split', [dY!, b.constant(sizes as number[], 'int64')], { axis: a }, { outputs: sizes.length });
+      return parts.map((p, i) => (needs[i] ? p : null));
+    },
+  },
+  // Squeeze/Unsqueeze only move size-1 axes  =>  dX = reshape(dY, shape(X))
+  Squeeze: { grad: ({ b }, n, [dY]) => [reshapeBack(b, dY!, n.inputs[0]), null] },
+  Unsqueeze: {
+    infer: (ins, _n, consts) => {
+      const s = ins[0]!.shape;
+      if (!s || !consts[1]) return [{ dtype: ins[0]!.dtype }];
+      const axes = Array.from(consts[1].data as BigInt64Array, Number);
+      const r = s.length + axes.length;
+      const ax = axes.map((x) => normAxis(x, r));
+      const out: Dim[] = [];
+      let k = 0;
+      for (let i = 0; i < r; i++) out.push(ax.includes(i) ? 1 : s[k++]);
+      return [{ dtype: ins[0]!.dtype, shape: out }];
+    },
+    grad: ({ b }, n, [dY]) => [reshapeBack(b, dY!, n.inputs[0]), null],
+  },
+  Expand: {},
+  Split: { infer: (ins, n) => n.outputs.map(() => ({ dtype: ins[0]!.dtype })) },
+  Gather: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
+  Slice: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
+  Constant: {},
+  Pad: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
+  Tile: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
+  Range: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
+};
+

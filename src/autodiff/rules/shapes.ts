@@ -1,0 +1,59 @@
+import type { GraphBuilder } from '../../graph/builder.js';
+import type { Dim, ValueInfo } from '../../graph/ir.js';
+import type { OutInfo } from './types.js';
+
+export const same = (ins: (ValueInfo | undefined)[]): OutInfo[] => [{ dtype: ins[0]!.dtype, shape: ins[0]!.shape }];
+
+export function dimEq(a: Dim, b: Dim): boolean {
+  return a === b;
+}
+
+/** Numpy-style broadcast of two shapes; undefined if either is unknown. */
+export function broadcastShape(a: Dim[] | undefined, b: Dim[] | undefined): Dim[] | undefined {
+  if (!a || !b) return undefined;
+  const n = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x === 1) out.push(y);
+    else if (y === 1 || dimEq(x, y)) out.push(x);
+    else throw new Error(`cannot broadcast [${a}] with [${b}]`);
+  }
+  return out;
+}
+
+export const broadcast = (ins: (ValueInfo | undefined)[]): OutInfo[] => [
+  { dtype: ins[0]!.dtype, shape: ins.reduce<Dim[] | undefined>((s, v) => broadcastShape(s, v?.shape), ins[0]!.shape) },
+];
+
+export const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
+
+/**
+ * Sum a gradient of the broadcast output shape down to the shape of `target` (the reverse of numpy
+ * broadcasting): reduce the axes that broadcasting stretched, then drop the leading ones.
+ */
+export function unbroadcast(b: GraphBuilder, g: string, target: string): string {
+  const gs = b.shape(g);
+  const ts = b.shape(target);
+  const pad = gs.length - ts.length;
+  const axes: number[] = [];
+  for (let i = 0; i < gs.length; i++) {
+    const t = i < pad ? 1 : ts[i - pad];
+    if (t === 1 && gs[i] !== 1) axes.push(i);
+  }
+  let out = g;
+  if (axes.length) out = b.op1('ReduceSum', [g, b.constant(axes, 'int64')], { keepdims: 1 });
+  if (pad > 0 || axes.length) {
+    if (pad === 0) return out;
+    const static_ = ts.every((d) => typeof d === 'number');
+    const shape = static_ ? b.constant(ts as number[], 'int64') : b.op1('Shape', [target]);
+    out = b.op1('Reshape', [out, shape]);
+  }
+  return out;
+}
+
+/** The element count of `x` as a float scalar of x's dtype, computed at run time. */
+export function sizeOf(b: GraphBuilder, x: string): string {
+  return b.op1('Cast', [b.op1('Size', [x])], { to: b.dtype(x) === 'float64' ? 11 : 1 });
+}

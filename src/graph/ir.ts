@@ -1,0 +1,88 @@
+import type { DType, Tensor } from './tensor.js';
+
+/** A dimension: a size, or a symbol such as 'N' for the dynamic batch. */
+export type Dim = number | string;
+
+export interface ValueInfo {
+  name: string;
+  dtype: DType;
+  /** undefined when the shape is not known. */
+  shape?: Dim[];
+}
+
+export type Attr =
+  | { kind: 'int'; value: number }
+  | { kind: 'float'; value: number }
+  | { kind: 'ints'; value: number[] }
+  | { kind: 'floats'; value: number[] }
+  | { kind: 'string'; value: string }
+  | { kind: 'tensor'; value: Tensor }
+  | { kind: 'graph'; value: Graph };
+
+/** What builders may pass: a bare number is an int, a bare number[] ints; floats need float(). */
+export type AttrInput = number | number[] | string | Attr;
+
+export const float = (value: number): Attr => ({ kind: 'float', value });
+export const floats = (value: number[]): Attr => ({ kind: 'floats', value });
+export const tensorAttr = (value: Tensor): Attr => ({ kind: 'tensor', value });
+export const graphAttr = (value: Graph): Attr => ({ kind: 'graph', value });
+
+export function toAttr(a: AttrInput): Attr {
+  if (typeof a === 'number') {
+    if (!Number.isInteger(a)) throw new Error(`attribute ${a} is not an int: wrap floats in float()`);
+    return { kind: 'int', value: a };
+  }
+  if (typeof a === 'string') return { kind: 'string', value: a };
+  if (Array.isArray(a)) return { kind: 'ints', value: a };
+  return a;
+}
+
+export interface Node {
+  opType: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Record<string, Attr>;
+  name: string;
+  domain: string;
+}
+
+export class Graph {
+  nodes: Node[] = [];
+  inputs: ValueInfo[] = [];
+  outputs: ValueInfo[] = [];
+  initializers = new Map<string, Tensor>();
+  /** Known dtype and shape of every value the builder has seen, graph inputs included. */
+  values = new Map<string, ValueInfo>();
+
+  constructor(public name: string) {}
+
+  info(name: string): ValueInfo {
+    const v = this.values.get(name);
+    if (!v) throw new Error(`graph '${this.name}': unknown value '${name}'`);
+    return v;
+  }
+
+  /** The node that produces each value. */
+  producers(): Map<string, Node> {
+    const m = new Map<string, Node>();
+    for (const n of this.nodes) for (const o of n.outputs) if (o) m.set(o, n);
+    return m;
+  }
+}
+
+export function attrInt(node: Node, name: string, dflt: number): number {
+  const a = node.attrs[name];
+  return a && a.kind === 'int' ? a.value : dflt;
+}
+export function attrFloat(node: Node, name: string, dflt: number): number {
+  const a = node.attrs[name];
+  return a && a.kind === 'float' ? a.value : dflt;
+}
+export function attrInts(node: Node, name: string): number[] | undefined {
+  const a = node.attrs[name];
+  return a && a.kind === 'ints' ? a.value : undefined;
+}
+export function attrString(node: Node, name: string, dflt: string): string {
+  const a = node.attrs[name];
+  return a && a.kind === 'string' ? a.value : dflt;
+}
