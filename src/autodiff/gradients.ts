@@ -66,7 +66,11 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
       }
       const dIn = b.scope(n.opType, () => rule.grad!({ b, needs }, n, dOut));
       dIn.forEach((d, i) => {
-        if (d && needs[i]) add(n.inputs[i], d);
+        if (d && needs[i]) {
+          // A gradient has its value's shape, whatever the rule's ops let the builder infer.
+          b.refine(d, b.info(n.inputs[i]).shape);
+          add(n.inputs[i], d);
+        }
       });
     }
   });

@@ -126,6 +126,12 @@ export class GraphBuilder {
     return name;
   }
 
+  /** Record a value's shape where the builder could not infer it. */
+  refine(name: string, shape: Dim[] | undefined): void {
+    const v = this.graph.info(name);
+    if (!v.shape && shape) v.shape = [...shape];
+  }
+
   info(name: string): ValueInfo {
     return this.graph.info(name);
   }

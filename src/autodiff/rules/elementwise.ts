@@ -135,5 +135,11 @@ export const nondifferentiable: RuleTable = {
   },
   Shape: { infer: (ins) => [{ dtype: 'int64', shape: ins[0]!.shape ? [ins[0]!.shape.length] : undefined }] },
   Size: { infer: () => [{ dtype: 'int64', shape: [] }] },
-  OneHot: { infer: (ins) => [{ dtype: ins[2]!.dtype }] },
+  OneHot: {
+    infer: (ins, _n, consts) => {
+      const depth = consts[1] ? Number(consts[1].data[0]) : undefined;
+      const s = ins[0]!.shape;
+      return [{ dtype: ins[2]!.dtype, shape: s && depth !== undefined ? [...s, depth] : undefined }];
+    },
+  },
 };
