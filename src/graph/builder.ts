@@ -19,8 +19,10 @@ export class GraphBuilder {
   private scopes: string[] = [];
   private constants = new Map<string, string>();
 
-  constructor(name: string) {
+  /** `prefix` starts every fresh name: a Loop body needs names distinct from its enclosing graph's. */
+  constructor(name: string, private readonly prefix?: string) {
     this.graph = new Graph(name);
+    if (prefix) this.scopes = [prefix];
   }
 
   /** A new deterministic name under the current scope. */
@@ -53,6 +55,12 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A value defined in an enclosing graph (a Loop body reads the dataset this way). */
+  outer(name: string, dtype: DType, shape: Dim[] | undefined): string {
+    this.declare({ name, dtype, shape });
+    return name;
+  }
+
   /** A named constant tensor stored in the graph (weights of an eval graph, constants). */
   initializer(name: string, t: Tensor): string {
     this.declare({ name, dtype: t.dtype, shape: [...t.dims] });
@@ -68,7 +76,7 @@ export class GraphBuilder {
     const hit = this.constants.get(key);
     if (hit) return hit;
     const saved = this.scopes;
-    this.scopes = [];
+    this.scopes = this.prefix ? [this.prefix] : [];
     const name = this.fresh(`const_${dtype}_${shape.length ? shape.join('x') + '_' : ''}${vals.slice(0, 4).join('_')}`.replace(/[^A-Za-z0-9_.x-]/g, 'm'));
     this.scopes = saved;
     this.initializer(name, tensor(dtype, shape, vals));
@@ -124,6 +132,13 @@ export class GraphBuilder {
     const v = this.graph.info(name);
     this.graph.outputs.push({ ...v });
     return name;
+  }
+
+  /** Set a value's type outright (outputs of control-flow ops, whose types follow their bodies). */
+  setInfo(name: string, dtype: DType, shape: Dim[] | undefined): void {
+    const v = this.graph.info(name);
+    v.dtype = dtype;
+    v.shape = shape ? [...shape] : undefined;
   }
 
   /** Record a value's shape where the builder could not infer it. */

@@ -1,0 +1,11 @@
+export { Activation, ACTIVATIONS, type ActivationKind } from './activation.js';
+export { BatchNorm2d } from './batchnorm.js';
+export { BuildContext, type Init, type LayerRow, type ParamSpec } from './context.js';
+export { Conv2d, type Conv2dSettings } from './conv.js';
+export { Dropout } from './dropout.js';
+export { Flatten } from './flatten.js';
+export { Linear } from './linear.js';
+export type { Module } from './module.js';
+export { Pool2d, type PoolKind } from './pool.js';
+export { Residual } from './residual.js';
+export { Sequential } from './sequential.js';

@@ -1,0 +1,25 @@
+import type { BuildContext } from './context.js';
+import type { Module } from './module.js';
+
+export type PoolKind = 'max' | 'avg';
+
+/**
+ * nn.MaxPool2d / nn.AvgPool2d with kernel k and stride k (PyTorch's default stride = kernel).
+ * Training graphs emit MaxPool with its Indices output, which the gradient rule uses to send each
+ * window's gradient to its first maximum, as PyTorch does.
+ */
+export class Pool2d implements Module {
+  readonly type: string;
+  constructor(readonly kind: PoolKind, readonly kernel = 2, readonly stride = kernel) {
+    this.type = kind === 'max' ? 'MaxPool2d' : 'AvgPool2d';
+  }
+
+  build(ctx: BuildContext, name: string, x: string): string {
+    const attrs = { kernel_shape: [this.kernel, this.kernel], strides: [this.stride, this.stride] };
+    const y = this.kind === 'max'
+      ? ctx.b.op('MaxPool', [x], attrs, { outputs: ctx.mode === 'train' ? 2 : 1 })[0]
+      : ctx.b.op1('AveragePool', [x], attrs);
+    ctx.row({ name, type: this.type, outputShape: ctx.b.shape(y), params: 0, trainable: false, macs: 0 });
+    return y;
+  }
+}
