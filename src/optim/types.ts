@@ -1,10 +1,16 @@
-/** Optimizer settings, PyTorch semantics. Every field documents its default. */
+/**
+ * Optimizer settings, PyTorch 1.13 semantics (torch.optim single-tensor path, maximize=False).
+ * Every field documents its default; `defaultOptimizerSettings` fills them in.
+ */
 export interface OptimizerSettings {
   /** 'adam' | 'adamw' | 'sgd' | 'rmsprop'. Default 'adam'. */
   kind: OptimizerKind;
-  /** Learning rate: only the default for the trainer; graphs take it as the `learning_rate` input. Default 1e-3. */
+  /**
+   * Learning rate: only the default for the trainer; graphs take it as the `learning_rate` input.
+   * Default 1e-3 (RMSprop: 1e-2, as torch.optim.RMSprop; torch.optim.SGD has no default).
+   */
   lr: number;
-  /** Adam/AdamW betas. Default [0.9, 0.999]. */
+  /** Adam/AdamW betas, each in [0, 1). Default [0.9, 0.999]. */
   betas: [number, number];
   /** Adam/AdamW/RMSprop epsilon. Default 1e-8. */
   eps: number;
@@ -12,7 +18,7 @@ export interface OptimizerSettings {
   weightDecay: number;
   /** SGD/RMSprop momentum. Default 0 (the trainer's SGD default is 0.9). */
   momentum: number;
-  /** SGD Nesterov momentum. Default false. */
+  /** SGD Nesterov momentum; needs momentum > 0 and dampening 0. Default false. */
   nesterov: boolean;
   /** SGD dampening. Default 0. */
   dampening: number;
@@ -32,7 +38,7 @@ export interface OptimizerInputs {
   step: string;
   params: string[];
   grads: string[];
-  /** state[slot][i]: slot `slot` of param i, same shape as the param. */
+  /** state[slot][i]: slot `slot` of param i, same shape as the param. Slots as `stateSlots(settings)`. */
   state: Record<string, string[]>;
 }
 
