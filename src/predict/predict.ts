@@ -1,0 +1,77 @@
+import { readFile } from 'node:fs/promises';
+import { INPUT, LOGITS, PROBABILITIES } from '../graph/names.js';
+import { preprocess } from './preprocess.js';
+import { loadRun } from './run_files.js';
+import { topK, type TopClass } from './top_k.js';
+
+export interface PredictSettings {
+  /** Training run folder (model.onnx + config.json), or a model.onnx with config.json beside it. */
+  run: string;
+  /** Image paths, any format and size sharp reads. */
+  images: string[];
+  /** Invert values (255 - v) before normalising, for dark-on-light photos. Default false. */
+  invert?: boolean;
+  /** How many classes to list per image, most probable first. Default 3. */
+  top?: number;
+}
+
+export interface Prediction {
+  image: string;
+  /** Softmax output of the model, one per class. */
+  probabilities: number[];
+  logits: number[];
+  top: TopClass[];
+}
+
+/** Images per session run. */
+const BATCH = 32;
+
+/** Classify images with the run's eval model on onnxruntime-node (CPU). */
+export async function predict(settings: PredictSettings): Promise<Prediction[]> {
+  const { images, invert = false, top = 3 } = settings;
+  if (images.length === 0) throw new Error('predict: no images given; pass one or more image paths');
+  if (!Number.isInteger(top) || top < 1) throw new Error(`predict: top must be a positive integer, got ${top}`);
+  const run = await loadRun(settings.run);
+  const { config } = run;
+  const ort = await import('onnxruntime-node');
+  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+  try {
+    session = await ort.InferenceSession.create(await readFile(run.modelPath));
+  } catch (e) {
+    throw new Error(`${run.modelPath} failed to load in onnxruntime (${(e as Error).message}); re-export the model from its run`);
+  }
+  for (const out of [LOGITS, PROBABILITIES]) {
+    if (!session.outputNames.includes(out)) throw new Error(`${run.modelPath} has no output '${out}' (outputs: ${session.outputNames.join(', ')}); it is not an onnxtrain eval model`);
+  }
+  const per = config.inputShape.reduce((a, b) => a * b, 1);
+  const classes = config.classNames.length;
+  const results: Prediction[] = [];
+  try {
+    for (let start = 0; start < images.length; start += BATCH) {
+      const batch = images.slice(start, start + BATCH);
+      const data = new Float32Array(batch.length * per);
+      for (let i = 0; i < batch.length; i++) {
+        const input = await preprocess(batch[i], { inputShape: config.inputShape, normalization: config.normalization, invert });
+        data.set(input.data, i * per);
+      }
+      let out: Record<string, { data: unknown; dims: readonly number[] }>;
+      try {
+        out = await session.run({ [INPUT]: new ort.Tensor('float32', data, [batch.length, ...config.inputShape]) });
+      } catch (e) {
+        throw new Error(`${run.modelPath} rejected input [N, ${config.inputShape}] from config.json (${(e as Error).message}); the config and model do not match`);
+      }
+      const probs = out[PROBABILITIES].data as Float32Array;
+      const logits = out[LOGITS].data as Float32Array;
+      if (probs.length !== batch.length * classes) {
+        throw new Error(`${run.modelPath} gives ${probs.length / batch.length} probabilities per image but config.json names ${classes} classes`);
+      }
+      batch.forEach((image, i) => {
+        const p = Array.from(probs.subarray(i * classes, (i + 1) * classes));
+        results.push({ image, probabilities: p, logits: Array.from(logits.subarray(i * classes, (i + 1) * classes)), top: topK(p, top, config.classNames) });
+      });
+    }
+  } finally {
+    await session.release();
+  }
+  return results;
+}

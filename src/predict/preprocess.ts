@@ -1,0 +1,60 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp, { type OutputInfo } from 'sharp';
+import { imageToInput, type RgbaImage } from './pixels.js';
+
+export interface PreprocessSettings {
+  /** [C, H, W] the model expects; C is 1 (grey) or 3 (RGB). */
+  inputShape: readonly number[];
+  /** Per-channel normalisation after scaling to 0..1: (x - mean) / std. */
+  normalization: { mean: readonly number[]; std: readonly number[] };
+  /** Invert values (255 - v) for dark-on-light photos. Default false. */
+  invert?: boolean;
+}
+
+export interface ModelInput {
+  /** [1, C, H, W]. */
+  dims: number[];
+  data: Float32Array;
+}
+
+/** An image's bytes or path, named for error messages. */
+async function readImage(image: Uint8Array | string): Promise<{ bytes: Uint8Array; name: string }> {
+  if (typeof image !== 'string') return { bytes: image, name: 'image buffer' };
+  try {
+    return { bytes: await readFile(image), name: `'${image}'` };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `image '${image}' does not exist; check the path` : `cannot read image '${image}': ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Decode any format sharp reads (PNG, JPEG, WebP, GIF, TIFF, AVIF, SVG) to 8-bit RGBA, applying EXIF
+ * orientation as browsers do. Grey and grey+alpha are expanded to RGBA as a browser canvas does.
+ */
+export async function decodeImage(image: Uint8Array | string): Promise<RgbaImage> {
+  const { bytes, name } = await readImage(image);
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    out = await sharp(bytes).autoOrient().toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    const hint = typeof image === 'string' ? ` (${path.extname(image) || 'no extension'})` : '';
+    throw new Error(`${name}${hint} is not an image that can be decoded (${(e as Error).message}); give a PNG, JPEG, WebP, GIF, TIFF or AVIF file`);
+  }
+  const { width, height, channels } = out.info;
+  if (channels !== 4) throw new Error(`${name}: decoded to ${channels} channels, expected RGBA`);
+  return { width, height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, width * height * 4) };
+}
+
+/** One image as the model's input tensor [1, C, H, W]; see pixels.ts for the exact steps. */
+export async function preprocess(image: Uint8Array | string, settings: PreprocessSettings): Promise<ModelInput> {
+  const img = await decodeImage(image);
+  const data = imageToInput(img, {
+    inputShape: settings.inputShape,
+    mean: settings.normalization.mean,
+    std: settings.normalization.std,
+    invert: settings.invert,
+  });
+  return { dims: [1, ...settings.inputShape], data };
+}

@@ -1,0 +1,49 @@
+/**
+ * The part of a run's config.json that prediction needs. Pure (no Node imports): the web page validates
+ * its config.json with the same code.
+ */
+export interface RunConfig {
+  /** Model name, for display. */
+  model: string;
+  /** [C, H, W] of one input; C is 1 (grey) or 3 (RGB). */
+  inputShape: [number, number, number];
+  /** One name per output class, in class-index order. */
+  classNames: string[];
+  /** Per-channel normalisation applied after scaling pixels to 0..1: (x - mean) / std. */
+  normalization: { mean: number[]; std: number[] };
+}
+
+const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+/** Check a parsed config.json; `source` names the file in error messages. */
+export function parseRunConfig(value: unknown, source: string): RunConfig {
+  const fail = (what: string): never => {
+    throw new Error(`${source}: ${what}`);
+  };
+  if (typeof value !== 'object' || value === null) return fail('is not a JSON object');
+  const v = value as Record<string, unknown>;
+  const shape = v.inputShape;
+  if (!isNumberArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    return fail(`"inputShape" must be [C, H, W] with positive integers, e.g. [1, 28, 28]; got ${JSON.stringify(shape)}`);
+  }
+  if (shape[0] !== 1 && shape[0] !== 3) fail(`"inputShape" [${shape}]: C must be 1 (grey) or 3 (RGB)`);
+  const names = v.classNames;
+  if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string')) {
+    fail('"classNames" must be a non-empty array of strings, one per class');
+  }
+  const norm = v.normalization as Record<string, unknown> | undefined;
+  if (typeof norm !== 'object' || norm === null) fail('"normalization" must be { "mean": [...], "std": [...] }');
+  for (const key of ['mean', 'std'] as const) {
+    const arr = norm![key];
+    if (!isNumberArray(arr) || (arr.length !== 1 && arr.length !== shape[0])) {
+      fail(`"normalization.${key}" must hold 1 or ${shape[0]} numbers (one per channel); got ${JSON.stringify(arr)}`);
+    }
+  }
+  if ((norm!.std as number[]).some((s) => !(s > 0))) fail('"normalization.std" values must be positive');
+  return {
+    model: typeof v.model === 'string' ? v.model : 'model',
+    inputShape: [shape[0], shape[1], shape[2]],
+    classNames: names as string[],
+    normalization: { mean: [...(norm!.mean as number[])], std: [...(norm!.std as number[])] },
+  };
+}
