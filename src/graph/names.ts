@@ -27,3 +27,6 @@ export const state = (param: string, slot: string): string => `${param}.${slot}`
 export const updated = (name: string): string => `${name}.new`;
 /** A per-step random input (for example a Dropout mask) named after its layer. */
 export const noise = (layer: string): string => `${layer}.noise`;
+/** Key of an optimizer state tensor in a checkpoint, kept apart from the model's state_dict keys. */
+export const OPTIMIZER_PREFIX = 'optimizer.';
+export const checkpointStateKey = (stateName: string): string => `${OPTIMIZER_PREFIX}${stateName}`;

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { buildGraphsCommand } from './commands/build_graphs.js';
+import { summaryCommand } from './commands/summary.js';
+
+/** The onnxtrain command line: thin commands that parse arguments into settings and call the library. */
+export async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('onnxtrain')
+    .command(buildGraphsCommand)
+    .command(summaryCommand)
+    .demandCommand(1, 'name a command: see --help')
+    .strict()
+    .parserConfiguration({ 'camel-case-expansion': true })
+    .fail((msg, err) => {
+      const text = err ? err.message : msg;
+      process.stderr.write(`onnxtrain: ${text.split('\n')[0]}\n`);
+      process.exit(err && !(err.name === 'UsageError') ? 1 : 2);
+    })
+    .help()
+    .parseAsync();
+}
+
+main(hideBin(process.argv)).catch((e: Error) => {
+  process.stderr.write(`onnxtrain: ${e.message.split('\n')[0]}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,18 @@
+import { emitForward, imageShape } from '../artifacts/forward.js';
+import { GraphBuilder } from '../graph/builder.js';
+import { INPUT } from '../graph/names.js';
+import type { LayerRow } from '../nn/context.js';
+import { formatSummary } from '../report/summary.js';
+import { buildModelDef, type ModelName, type ModelOptions } from './registry.js';
+
+/** The model's leaf layers with output shapes, parameter counts and multiply-adds per sample. */
+export function layerRows(model: ModelName, options: Partial<ModelOptions> = {}): LayerRow[] {
+  const def = buildModelDef(model, options);
+  const b = new GraphBuilder('summary');
+  const { ctx } = emitForward(b, def, 'eval', b.input(INPUT, 'float32', imageShape(def, 1)));
+  return ctx.rows;
+}
+
+export function modelSummary(model: ModelName, options: Partial<ModelOptions> = {}): string {
+  return formatSummary(layerRows(model, options).map((r) => ({ ...r, outputShape: r.outputShape.map(Number) })), model);
+}
