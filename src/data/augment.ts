@@ -1,0 +1,248 @@
+/**
+ * Seeded augmentation of normalized float32 NCHW batches, in place, per image in this order:
+ * random crop after padding, horizontal flip, rotation (bilinear), colour jitter (torchvision
+ * ColorJitter semantics: brightness, contrast, saturation in a random order, clamped to [0,1] in pixel
+ * space). Padding and rotation fill with black (pixel 0), i.e. (0 - mean) / std after normalization.
+ * Random draws depend only on the settings and the generator, so a seed reproduces an epoch exactly.
+ */
+import { channelStats, DEFAULT_NORMALIZATION, type Normalization } from './normalize.js';
+import type { Rng } from './rng.js';
+
+export interface AugmentSettings {
+  /** Random crop back to the original size after padding each side by this many pixels; 0 disables. Default 0. */
+  cropPadding?: number;
+  /** Probability of a horizontal flip. Default 0. */
+  flipProbability?: number;
+  /** Maximum rotation in degrees; the angle is uniform in [-d, d]. Default 0. */
+  rotationDegrees?: number;
+  /** Brightness factor uniform in [max(0, 1 - b), 1 + b]. Default 0. */
+  brightness?: number;
+  /** Contrast factor uniform in [max(0, 1 - c), 1 + c], blended with the image's mean grey. Default 0. */
+  contrast?: number;
+  /** Saturation factor uniform in [max(0, 1 - s), 1 + s], blended with each pixel's grey (3 channels only). Default 0. */
+  saturation?: number;
+  /** The normalization the batch carries. Default mean 0.5, std 0.5. */
+  normalization?: Normalization;
+}
+
+/** Named single augmentations with the strengths the reference experiments use; combine by spreading. */
+export const AUGMENTATIONS = {
+  flip: { flipProbability: 0.5 },
+  crop: { cropPadding: 4 },
+  jitter: { brightness: 0.2, contrast: 0.2, saturation: 0.2 },
+  rotation: { rotationDegrees: 10 },
+} satisfies Record<string, AugmentSettings>;
+
+export type AugmentationName = keyof typeof AUGMENTATIONS;
+
+/** Settings combining the named augmentations, e.g. ['flip', 'crop']; throws naming an unknown one. */
+export function augmentationFromNames(names: string[]): AugmentSettings {
+  const settings: AugmentSettings = {};
+  for (const name of names) {
+    if (!(name in AUGMENTATIONS)) throw new Error(`unknown augmentation "${name}": choose from ${Object.keys(AUGMENTATIONS).join(', ')}`);
+    Object.assign(settings, AUGMENTATIONS[name as AugmentationName]);
+  }
+  return settings;
+}
+
+export interface ImageShape {
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export class Augmenter {
+  private readonly scratch: Float32Array;
+  private readonly fill: Float32Array;
+  private readonly mean: Float32Array;
+  private readonly std: Float32Array;
+  private readonly order = new Int32Array([0, 1, 2]);
+
+  constructor(readonly shape: ImageShape, readonly settings: AugmentSettings) {
+    const { channels, height, width } = shape;
+    const stats = channelStats(settings.normalization ?? DEFAULT_NORMALIZATION, channels);
+    this.mean = Float32Array.from(stats.mean);
+    this.std = Float32Array.from(stats.std);
+    this.fill = Float32Array.from(stats.mean, (m, c) => -m / stats.std[c]);
+    this.scratch = new Float32Array(channels * height * width);
+    const p = settings.cropPadding ?? 0;
+    if (!Number.isInteger(p) || p < 0) throw new Error(`crop padding ${p} must be a non-negative integer`);
+    const fp = settings.flipProbability ?? 0;
+    if (!(fp >= 0 && fp <= 1)) throw new Error(`flip probability ${fp} is outside [0, 1]`);
+    for (const k of ['rotationDegrees', 'brightness', 'contrast', 'saturation'] as const) {
+      const v = settings[k] ?? 0;
+      if (!(v >= 0 && Number.isFinite(v))) throw new Error(`augmentation ${k} ${v} must be a non-negative number`);
+    }
+  }
+
+  /** True when the settings change nothing (apply() is then a no-op that draws no random numbers). */
+  get isIdentity(): boolean {
+    const s = this.settings;
+    return !(s.cropPadding || s.flipProbability || s.rotationDegrees || s.brightness || s.contrast || s.saturation);
+  }
+
+  /** Augments the first n images of `images` in place. */
+  apply(images: Float32Array, n: number, rng: Rng): void {
+    const { channels, height, width } = this.shape;
+    const size = channels * height * width;
+    if (images.length < n * size) throw new Error(`Augmenter.apply: ${images.length} values for ${n} images of ${channels}x${height}x${width}`);
+    const s = this.settings;
+    const pad = s.cropPadding ?? 0;
+    const maxAngle = ((s.rotationDegrees ?? 0) * Math.PI) / 180;
+    for (let i = 0; i < n; i++) {
+      const off = i * size;
+      if (pad > 0) {
+        const dx = rng.int(2 * pad + 1) - pad;
+        const dy = rng.int(2 * pad + 1) - pad;
+        shiftImage(images, off, this.shape, dx, dy, this.fill, this.scratch);
+      }
+      if (s.flipProbability && rng.nextFloat() < s.flipProbability) hflipImage(images, off, this.shape);
+      if (maxAngle > 0) rotateImage(images, off, this.shape, rng.uniform(-maxAngle, maxAngle), this.fill, this.scratch);
+      if (s.brightness || s.contrast || s.saturation) this.jitter(images, off, rng);
+    }
+  }
+
+  private jitter(images: Float32Array, off: number, rng: Rng): void {
+    const s = this.settings;
+    rng.shuffle(this.order);
+    for (const t of this.order) {
+      const strength = t === 0 ? s.brightness : t === 1 ? s.contrast : s.saturation;
+      if (!strength) continue;
+      const factor = rng.uniform(Math.max(0, 1 - strength), 1 + strength);
+      if (t === 0) scaleImage(images, off, this.shape, factor, this.mean, this.std);
+      else if (t === 1) blendWithMeanGrey(images, off, this.shape, factor, this.mean, this.std);
+      else if (this.shape.channels === 3) blendWithGrey(images, off, this.shape, factor, this.mean, this.std);
+    }
+  }
+}
+
+/**
+ * Translates one image by (dx, dy): out(y, x) = in(y + dy, x + dx), fill outside. A random crop of the
+ * image padded by p on each side is exactly this with dx, dy uniform in [-p, p].
+ */
+export function shiftImage(
+  images: Float32Array, off: number, shape: ImageShape, dx: number, dy: number, fill: Float32Array, scratch: Float32Array,
+): void {
+  const { channels, height, width } = shape;
+  const plane = height * width;
+  scratch.set(images.subarray(off, off + channels * plane));
+  const x0 = Math.max(0, -dx), x1 = Math.min(width, width - dx);
+  for (let c = 0; c < channels; c++) {
+    const base = off + c * plane;
+    const f = fill[c];
+    for (let y = 0; y < height; y++) {
+      const row = base + y * width;
+      const sy = y + dy;
+      if (sy < 0 || sy >= height || x0 >= x1) {
+        images.fill(f, row, row + width);
+        continue;
+      }
+      images.fill(f, row, row + x0);
+      const src = c * plane + sy * width + dx;
+      images.set(scratch.subarray(src + x0, src + x1), row + x0);
+      images.fill(f, row + x1, row + width);
+    }
+  }
+}
+
+/** Mirrors one image left-right in place; applying it twice restores the image. */
+export function hflipImage(images: Float32Array, off: number, shape: ImageShape): void {
+  const { channels, height, width } = shape;
+  for (let r = 0; r < channels * height; r++) {
+    let a = off + r * width;
+    let b = a + width - 1;
+    while (a < b) {
+      const t = images[a];
+      images[a++] = images[b];
+      images[b--] = t;
+    }
+  }
+}
+
+/**
+ * Rotates one image by `angle` radians (counter-clockwise on screen) about its centre ((w-1)/2, (h-1)/2).
+ * Each output pixel samples the input at the inversely rotated position, bilinearly; neighbours outside
+ * the image count as `fill`.
+ */
+export function rotateImage(
+  images: Float32Array, off: number, shape: ImageShape, angle: number, fill: Float32Array, scratch: Float32Array,
+): void {
+  const { channels, height, width } = shape;
+  const plane = height * width;
+  scratch.set(images.subarray(off, off + channels * plane));
+  const cos = Math.cos(angle), sin = Math.sin(angle);
+  const cx = (width - 1) / 2, cy = (height - 1) / 2;
+  for (let y = 0; y < height; y++) {
+    const ry = y - cy;
+    for (let x = 0; x < width; x++) {
+      const rx = x - cx;
+      // Inverse rotation in image coordinates (y down): source = R(angle) applied to the output offset.
+      const sx = cos * rx - sin * ry + cx;
+      const sy = sin * rx + cos * ry + cy;
+      const fx = Math.floor(sx), fy = Math.floor(sy);
+      const ax = sx - fx, ay = sy - fy;
+      const in00 = fx >= 0 && fx < width && fy >= 0 && fy < height;
+      const in10 = fx + 1 >= 0 && fx + 1 < width && fy >= 0 && fy < height;
+      const in01 = fx >= 0 && fx < width && fy + 1 >= 0 && fy + 1 < height;
+      const in11 = fx + 1 >= 0 && fx + 1 < width && fy + 1 >= 0 && fy + 1 < height;
+      const w00 = (1 - ax) * (1 - ay), w10 = ax * (1 - ay), w01 = (1 - ax) * ay, w11 = ax * ay;
+      const i00 = fy * width + fx;
+      for (let c = 0; c < channels; c++) {
+        const p = c * plane;
+        const f = fill[c];
+        images[off + p + y * width + x] =
+          w00 * (in00 ? scratch[p + i00] : f) + w10 * (in10 ? scratch[p + i00 + 1] : f)
+          + w01 * (in01 ? scratch[p + i00 + width] : f) + w11 * (in11 ? scratch[p + i00 + width + 1] : f);
+      }
+    }
+  }
+}
+
+const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
+
+/** Brightness: pixel' = clamp(factor * pixel) in [0,1] pixel units. */
+function scaleImage(images: Float32Array, off: number, shape: ImageShape, factor: number, mean: Float32Array, std: Float32Array): void {
+  const plane = shape.height * shape.width;
+  for (let c = 0; c < shape.channels; c++) {
+    const m = mean[c], s = std[c];
+    for (let k = off + c * plane, end = k + plane; k < end; k++) images[k] = (clamp01((images[k] * s + m) * factor) - m) / s;
+  }
+}
+
+/** Contrast: pixel' = clamp(factor * pixel + (1 - factor) * mean grey of the image). */
+function blendWithMeanGrey(images: Float32Array, off: number, shape: ImageShape, factor: number, mean: Float32Array, std: Float32Array): void {
+  const plane = shape.height * shape.width;
+  let grey = 0;
+  if (shape.channels === 3) {
+    for (let k = 0; k < plane; k++) grey += greyAt(images, off, plane, k, mean, std);
+  } else {
+    for (let c = 0; c < shape.channels; c++) {
+      for (let k = off + c * plane, end = k + plane; k < end; k++) grey += images[k] * std[c] + mean[c];
+    }
+    grey /= shape.channels;
+  }
+  const g = (1 - factor) * (grey / plane);
+  for (let c = 0; c < shape.channels; c++) {
+    const m = mean[c], s = std[c];
+    for (let k = off + c * plane, end = k + plane; k < end; k++) images[k] = (clamp01(factor * (images[k] * s + m) + g) - m) / s;
+  }
+}
+
+/** Saturation: pixel' = clamp(factor * pixel + (1 - factor) * that pixel's grey), RGB only. */
+function blendWithGrey(images: Float32Array, off: number, shape: ImageShape, factor: number, mean: Float32Array, std: Float32Array): void {
+  const plane = shape.height * shape.width;
+  for (let k = 0; k < plane; k++) {
+    const g = (1 - factor) * greyAt(images, off, plane, k, mean, std);
+    for (let c = 0; c < 3; c++) {
+      const i = off + c * plane + k;
+      images[i] = (clamp01(factor * (images[i] * std[c] + mean[c]) + g) - mean[c]) / std[c];
+    }
+  }
+}
+
+/** ITU-R 601 luma of pixel k in [0,1] units, as torchvision's rgb_to_grayscale. */
+function greyAt(images: Float32Array, off: number, plane: number, k: number, mean: Float32Array, std: Float32Array): number {
+  return 0.299 * (images[off + k] * std[0] + mean[0])
+    + 0.587 * (images[off + plane + k] * std[1] + mean[1])
+    + 0.114 * (images[off + 2 * plane + k] * std[2] + mean[2]);
+}
