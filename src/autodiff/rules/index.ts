@@ -1,7 +1,11 @@
 import type { Node, ValueInfo } from '../../graph/ir.js';
 import type { Tensor } from '../../graph/tensor.js';
+import { conv } from './conv.js';
+import { dropout } from './dropout.js';
 import { elementwise, nondifferentiable } from './elementwise.js';
 import { linalg } from './linalg.js';
+import { norm } from './norm.js';
+import { pool } from './pool.js';
 import { reduce } from './reduce.js';
 import { shapeOps } from './shape_ops.js';
 import { softmax } from './softmax.js';
@@ -15,6 +19,10 @@ export const RULES: RuleTable = {
   ...softmax,
   ...reduce,
   ...shapeOps,
+  ...conv,
+  ...pool,
+  ...norm,
+  ...dropout,
 };
 
 export function ruleFor(opType: string): OpRule | undefined {

@@ -1,7 +1,10 @@
 import { attrInt, attrInts } from '../../graph/ir.js';
 import type { Dim } from '../../graph/ir.js';
 import type { GraphBuilder } from '../../graph/builder.js';
-import { normAxis } from './shapes.js';
+import type { Tensor } from '../../graph/tensor.js';
+import { broadcastShape, normAxis } from './shapes.js';
+
+const ints = (t: Tensor): number[] => Array.from(t.data as BigInt64Array, Number);
 import type { RuleTable } from './types.js';
 
 /** Reshape a gradient back to the (run-time) shape of the op's input. */
@@ -78,7 +81,15 @@ export const shapeOps: RuleTable = {
     },
   },
   // Squeeze/Unsqueeze only move size-1 axes  =>  dX = reshape(dY, shape(X))
-  Squeeze: { grad: ({ b }, n, [dY]) => [reshapeBack(b, dY!, n.inputs[0]), null] },
+  Squeeze: {
+    infer: (ins, n, consts) => {
+      const s = ins[0]!.shape;
+      if (!s || (n.inputs[1] && !consts[1])) return [{ dtype: ins[0]!.dtype }];
+      const axes = consts[1] ? ints(consts[1]).map((a) => normAxis(a, s.length)) : s.flatMap((d, i) => (d === 1 ? [i] : []));
+      return [{ dtype: ins[0]!.dtype, shape: s.filter((_, i) => !axes.includes(i)) }];
+    },
+    grad: ({ b }, n, [dY]) => [reshapeBack(b, dY!, n.inputs[0]), null],
+  },
   Unsqueeze: {
     infer: (ins, _n, consts) => {
       const s = ins[0]!.shape;
@@ -96,9 +107,56 @@ export const shapeOps: RuleTable = {
   Expand: {},
   Split: { infer: (ins, n) => n.outputs.map(() => ({ dtype: ins[0]!.dtype })) },
   Gather: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
-  Slice: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
+  Slice: {
+    infer: (ins, n, consts) => {
+      const s = ins[0]!.shape;
+      const [starts, ends, axesT, stepsT] = [consts[1], consts[2], consts[3], consts[4]];
+      if (!s || !starts || !ends || (n.inputs[3] && !axesT) || (n.inputs[4] && !stepsT)) return [{ dtype: ins[0]!.dtype }];
+      const axes = axesT ? ints(axesT).map((a) => normAxis(a, s.length)) : ints(starts).map((_, i) => i);
+      const steps = stepsT ? ints(stepsT) : axes.map(() => 1);
+      const out = [...s];
+      for (let k = 0; k < axes.length; k++) {
+        const d = s[axes[k]];
+        if (typeof d !== 'number') return [{ dtype: ins[0]!.dtype }];
+        const step = steps[k];
+        const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
+        const lo = step > 0 ? clamp(ints(starts)[k], 0, d) : clamp(ints(starts)[k], -1, d - 1);
+        const hi = step > 0 ? clamp(ints(ends)[k], 0, d) : clamp(ints(ends)[k], -1, d - 1);
+        out[axes[k]] = Math.max(0, Math.ceil((hi - lo) / step));
+      }
+      return [{ dtype: ins[0]!.dtype, shape: out }];
+    },
+  },
   Constant: {},
-  Pad: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
+  Pad: {
+    infer: (ins, _n, consts) => {
+      const s = ins[0]!.shape;
+      if (!s || !consts[1]) return [{ dtype: ins[0]!.dtype }];
+      const p = ints(consts[1]);
+      return [{ dtype: ins[0]!.dtype, shape: s.map((d, i) => (typeof d === 'number' ? d + p[i] + p[i + s.length] : d)) }];
+    },
+  },
+  // Rearrangements used by gradient rules: [N, C, H, W] <-> [N, C k k, H/k, W/k]
+  SpaceToDepth: {
+    infer: (ins, n) => {
+      const s = ins[0]!.shape;
+      const k = attrInt(n, 'blocksize', 1);
+      const div = (d: Dim) => (typeof d === 'number' ? d / k : `${d}/${k}`);
+      return [{ dtype: ins[0]!.dtype, shape: s ? [s[0], typeof s[1] === 'number' ? s[1] * k * k : s[1], div(s[2]), div(s[3])] : undefined }];
+    },
+  },
+  DepthToSpace: {
+    infer: (ins, n) => {
+      const s = ins[0]!.shape;
+      const k = attrInt(n, 'blocksize', 1);
+      const mul = (d: Dim) => (typeof d === 'number' ? d * k : `${d}*${k}`);
+      return [{ dtype: ins[0]!.dtype, shape: s ? [s[0], typeof s[1] === 'number' ? s[1] / (k * k) : s[1], mul(s[2]), mul(s[3])] : undefined }];
+    },
+  },
+  CumSum: { infer: (ins) => [{ dtype: ins[0]!.dtype, shape: ins[0]!.shape }] },
+  And: { infer: (ins) => [{ dtype: 'bool', shape: broadcastShape(ins[0]!.shape, ins[1]!.shape) }] },
+  ScatterElements: { infer: (ins) => [{ dtype: ins[0]!.dtype, shape: ins[0]!.shape }] },
+  MaxUnpool: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
   Tile: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
   Range: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
 };
