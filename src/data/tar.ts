@@ -39,8 +39,9 @@ export function readTar(bytes: Uint8Array, label: string, fix: string): TarEntry
       continue;
     }
     if (typeflag === 'g') continue;
-    const isUstar = cString(header.subarray(257, 263)).startsWith('ustar');
-    const prefix = isUstar ? cString(header.subarray(345, 500)) : '';
+    // Only POSIX ustar ("ustar\0") has a name prefix at 345; GNU tar ("ustar  ") keeps other fields there.
+    const isPosixUstar = Buffer.from(header.subarray(257, 263)).toString('latin1') === 'ustar\0';
+    const prefix = isPosixUstar ? cString(header.subarray(345, 500)) : '';
     let name = pax.path ?? longName ?? (prefix ? `${prefix}/${cString(header.subarray(0, 100))}` : cString(header.subarray(0, 100)));
     name = name.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
     const type = typeflag === '0' || typeflag === '7' ? 'file' : typeflag === '5' ? 'directory' : 'other';
