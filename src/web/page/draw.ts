@@ -1,0 +1,44 @@
+/** A white-on-black drawing pad (Fashion-MNIST style). Calls `onStroke` while drawing and `onDone` after. */
+export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDone: () => void): { clear(): void } {
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  const clear = () => {
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+  };
+  clear();
+  let last: { x: number; y: number } | null = null;
+  const point = (e: PointerEvent) => {
+    const r = canvas.getBoundingClientRect();
+    return { x: ((e.clientX - r.left) * canvas.width) / r.width, y: ((e.clientY - r.top) * canvas.height) / r.height };
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    last = point(e);
+    stroke(last, last);
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!last) return;
+    const p = point(e);
+    stroke(last, p);
+    last = p;
+    onStroke();
+  });
+  const end = () => {
+    if (!last) return;
+    last = null;
+    onDone();
+  };
+  canvas.addEventListener('pointerup', end);
+  canvas.addEventListener('pointercancel', end);
+  function stroke(a: { x: number; y: number }, b: { x: number; y: number }) {
+    ctx.strokeStyle = '#fff';
+    ctx.lineWidth = canvas.width / 14;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    ctx.moveTo(a.x, a.y);
+    ctx.lineTo(b.x, b.y);
+    ctx.stroke();
+  }
+  return { clear };
+}

@@ -1,0 +1,59 @@
+import type { RgbaImage } from '../../predict/pixels.js';
+import type { TopClass } from '../../predict/top_k.js';
+
+export function $(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html lacks #${id}; re-run export-web`);
+  return el;
+}
+
+export const BACKEND_NAMES: Record<string, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly (CPU)' };
+
+export function showBackend(text: string, state: 'loading' | 'ready' | 'error'): void {
+  const badge = $('backend');
+  badge.textContent = text;
+  badge.dataset.state = state;
+}
+
+export function showError(message: string | null): void {
+  const banner = $('error');
+  banner.hidden = message === null;
+  banner.textContent = message ?? '';
+}
+
+/** Draw what the model sees, scaled up by CSS. */
+export function showInput(img: RgbaImage): void {
+  const canvas = $('seen') as HTMLCanvasElement;
+  canvas.width = img.width;
+  canvas.height = img.height;
+  canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
+}
+
+export function showResult(source: string, top: TopClass[], ms: number, backend: string): void {
+  $('source').textContent = source;
+  const bars = $('bars');
+  bars.replaceChildren(...top.map((t) => {
+    const li = document.createElement('li');
+    const label = document.createElement('div');
+    label.className = 'bar-label';
+    const name = document.createElement('b');
+    name.textContent = t.label;
+    const pct = document.createElement('span');
+    pct.textContent = `${(t.probability * 100).toFixed(1)}%`;
+    label.append(name, pct);
+    const bar = document.createElement('div');
+    bar.className = 'bar';
+    const fill = document.createElement('div');
+    fill.style.width = `${Math.max(0, Math.min(100, t.probability * 100))}%`;
+    bar.append(fill);
+    li.append(label, bar);
+    return li;
+  }));
+  $('timing').textContent = `Inference ${ms.toFixed(1)} ms on ${BACKEND_NAMES[backend] ?? backend}`;
+}
+
+export function clearResult(): void {
+  $('source').textContent = 'No image yet';
+  $('bars').replaceChildren();
+  $('timing').textContent = '';
+}
