@@ -22,6 +22,11 @@ export interface ProgressSettings {
   minIntervalMs?: number;
   /** Clock in ms. Default performance.now. */
   now?: () => number;
+  /**
+   * Progress already made before this bar started (a resumed epoch): shown in the count, but left out of
+   * samples/s and the ETA, which measure this session only (tqdm's `initial`). Default none.
+   */
+  initial?: { done: number; samples?: number };
 }
 
 /** Running figures shown beside the bar; each is optional. */
@@ -44,6 +49,8 @@ export class ProgressBar {
   private readonly minIntervalMs: number;
   private readonly now: () => number;
   private readonly start: number;
+  private readonly startDone: number;
+  private readonly startSamples: number;
   private lastDraw = -Infinity;
   private done = 0;
   private stats: ProgressStats = {};
@@ -61,6 +68,12 @@ export class ProgressBar {
     this.now = settings.now ?? (() => performance.now());
     this.enabled = this.stream.isTTY === true;
     this.start = this.now();
+    this.startDone = settings.initial?.done ?? 0;
+    this.startSamples = settings.initial?.samples ?? 0;
+    if (!Number.isInteger(this.startDone) || this.startDone < 0 || this.startDone > this.total) {
+      throw new Error(`ProgressBar: initial.done must be an integer in 0..${this.total}, got ${this.startDone}`);
+    }
+    this.done = this.startDone;
   }
 
   /** Record that `done` steps are complete; redraws unless the last redraw was under minIntervalMs ago. */
@@ -100,11 +113,11 @@ export class ProgressBar {
     const parts = [
       `${this.label ? this.label + ' ' : ''}[${bar}] ${String(this.done).padStart(String(this.total).length)}/${this.total}`,
     ];
-    if (this.stats.samples !== undefined && elapsed > 0) parts.push(`${formatThousands(this.stats.samples / elapsed)} samples/s`);
+    if (this.stats.samples !== undefined && elapsed > 0) parts.push(`${formatThousands((this.stats.samples - this.startSamples) / elapsed)} samples/s`);
     if (this.stats.loss !== undefined) parts.push(`loss ${formatFixed(this.stats.loss, 4)}`);
     if (this.stats.acc !== undefined) parts.push(`acc ${formatFixed(this.stats.acc * 100, 2)}%`);
     if (this.done >= this.total) parts.push(`${formatDuration(elapsed)}`);
-    else if (this.done > 0) parts.push(`ETA ${formatDuration((elapsed / this.done) * (this.total - this.done))}`);
+    else if (this.done > this.startDone) parts.push(`ETA ${formatDuration((elapsed / (this.done - this.startDone)) * (this.total - this.done))}`);
     const line = parts.join(' | ');
     const max = (this.stream.columns ?? 0) > 1 ? this.stream.columns! - 1 : Infinity;
     return line.length > max ? line.slice(0, max) : line;

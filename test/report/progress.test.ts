@@ -48,6 +48,16 @@ test('finish({ clear: true }) erases the line; the line is cut to the terminal w
   assert.equal(stream.writes.at(-1), '\r\x1b[K');
 });
 
+test('a resumed epoch counts earlier steps but measures rate and ETA from this session only', () => {
+  let clock = 0;
+  const stream = fakeTerminal();
+  const bar = new ProgressBar({ total: 100, stream, barWidth: 10, now: () => clock, initial: { done: 50, samples: 3200 } });
+  clock = 1000;
+  bar.update(60, { samples: 3840 });
+  assert.equal(stream.writes[0], '\r[=====>    ]  60/100 | 640 samples/s | ETA 0:04\x1b[K');
+  assert.throws(() => new ProgressBar({ total: 5, stream, initial: { done: 6 } }), /initial\.done must be an integer in 0\.\.5/);
+});
+
 test('silent when the stream is not a terminal', () => {
   const writes: string[] = [];
   const bar = new ProgressBar({ total: 3, stream: { isTTY: false, write: (s: string) => writes.push(s) } });
