@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { buildGraphsCommand } from './commands/build_graphs.js';
 import { summaryCommand } from './commands/summary.js';
+import { trainCommand } from './commands/train.js';
 
 /** The onnxtrain command line: thin commands that parse arguments into settings and call the library. */
 export async function main(argv: string[]): Promise<void> {
@@ -10,6 +11,7 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName('onnxtrain')
     .command(buildGraphsCommand)
     .command(summaryCommand)
+    .command(trainCommand)
     .demandCommand(1, 'name a command: see --help')
     .strict()
     .parserConfiguration({ 'camel-case-expansion': true })

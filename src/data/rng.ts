@@ -50,7 +50,7 @@ export class Rng {
     const mix = { x: lo ^ Math.imul(hi, 0x27d4eb2d) ^ hashLabel(stream) };
     const r = new Rng();
     r.s0 = splitmix32(mix);
-    r.s1 = splitmix32(mix) ^ hi;
+    r.s1 = (splitmix32(mix) ^ hi) >>> 0;
     r.s2 = splitmix32(mix);
     r.s3 = splitmix32(mix);
     if ((r.s0 | r.s1 | r.s2 | r.s3) === 0) r.s0 = 1;

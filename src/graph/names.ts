@@ -21,7 +21,7 @@ export const STEP_LOSSES = 'losses';
 export const STEP_CORRECT = 'corrects';
 
 export const grad = (param: string): string => `${param}.grad`;
-/** Optimizer state slots use PyTorch's names: exp_avg, exp_avg_sq, momentum_buffer, square_avg. */
+/** Optimizer state slots use PyTorch's names: exp_avg, exp_avg_sq, momentum_buffer, square_avg, grad_avg. */
 export const state = (param: string, slot: string): string => `${param}.${slot}`;
 /** A value's updated version as a graph output (parameter, optimizer state, running statistic). */
 export const updated = (name: string): string => `${name}.new`;

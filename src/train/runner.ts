@@ -1,0 +1,166 @@
+import ort from 'onnxruntime-node';
+import * as G from '../artifacts/graphs.js';
+import { gatherBatch, type Batch } from '../data/batches.js';
+import type { NormalizedSplit } from '../data/normalize.js';
+import type { Rng } from '../data/rng.js';
+import * as N from '../graph/names.js';
+import type { Tensor } from '../graph/tensor.js';
+import { encodeModel } from '../onnx/model.js';
+import { createSession, type SessionSettings } from './session.js';
+
+type Feeds = Record<string, ort.Tensor>;
+
+export const toOrt = (t: Tensor): ort.Tensor => new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims);
+export const fromOrt = (t: ort.Tensor): Tensor => ({ dtype: t.type as Tensor['dtype'], dims: [...t.dims], data: (t.data as Float32Array).slice() });
+
+const scalarF32 = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
+const scalarI64 = (v: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(v)), []);
+
+export interface StepResult {
+  /** Per-step mean losses and correct counts. */
+  losses: Float32Array;
+  corrects: number[];
+  sizes: number[];
+}
+
+/**
+ * Holds a run's sessions and its training state (parameters, buffers, optimizer state, step count) as
+ * onnxruntime tensors, and runs the graphs: many steps per call (train_loop), one step (train_step),
+ * or evaluation (validation).
+ */
+export class Runner {
+  /** Parameters and buffers by state_dict name, and optimizer state by state name. */
+  readonly values = new Map<string, ort.Tensor>();
+  step = 0;
+
+  private constructor(
+    readonly sig: G.ModelSignature,
+    private loop: ort.InferenceSession | null,
+    private single: ort.InferenceSession,
+    private validation: ort.InferenceSession,
+  ) {}
+
+  static async create(gs: G.GraphSettings, s: SessionSettings & { runner: 'loop' | 'step' }): Promise<Runner> {
+    const sig = G.signature(gs);
+    const [loop, single, validation] = await Promise.all([
+      s.runner === 'loop' ? createSession(encodeModel(G.buildTrainLoopGraph(gs)), s) : Promise.resolve(null),
+      createSession(encodeModel(G.buildTrainStepGraph(gs)), s),
+      createSession(encodeModel(G.buildValidationGraph(gs)), s),
+    ]);
+    return new Runner(sig, loop, single, validation);
+  }
+
+  load(weights: Map<string, Tensor>, optimizerState: Map<string, Tensor>, step: number): void {
+    for (const p of this.sig.all) {
+      const t = weights.get(p.name);
+      if (!t) throw new Error(`checkpoint has no '${p.name}'`);
+      if (t.dims.join() !== p.shape.join()) throw new Error(`checkpoint '${p.name}' has shape [${t.dims}], the model needs [${p.shape}]`);
+      this.values.set(p.name, toOrt(t));
+    }
+    for (const name of this.stateNames()) {
+      const t = optimizerState.get(name);
+      if (!t) throw new Error(`checkpoint has no optimizer state '${name}' (was it saved with another optimizer?)`);
+      this.values.set(name, toOrt(t));
+    }
+    this.step = step;
+  }
+
+  stateNames(): string[] {
+    return this.sig.slots.flatMap((slot) => this.sig.trainable.map((p) => N.state(p.name, slot)));
+  }
+
+  weights(): Map<string, Tensor> {
+    return new Map(this.sig.all.map((p) => [p.name, fromOrt(this.values.get(p.name)!)]));
+  }
+
+  optimizerState(): Map<string, Tensor> {
+    return new Map(this.stateNames().map((n) => [n, fromOrt(this.values.get(n)!)]));
+  }
+
+  /** Updated values come back as `<name>.new`: they become the next run's inputs. */
+  private absorb(out: ort.InferenceSession.OnnxValueMapType, names: string[]): void {
+    for (const n of names) this.values.set(n, out[N.updated(n)] as ort.Tensor);
+  }
+
+  private carried(): string[] {
+    return [...this.sig.trainable.map((p) => p.name), ...this.stateNames(), ...this.sig.buffers.map((p) => p.name)];
+  }
+
+  /** Dropout keep-masks scaled by 1/(1-p), one per noise input, for `rows` steps of `batch` samples. */
+  private noise(rng: Rng, rows: number | null, batch: number): Feeds {
+    const feeds: Feeds = {};
+    for (const n of this.sig.noise) {
+      const per = n.shape.slice(1).reduce<number>((a, d) => a * (d as number), 1);
+      const data = new Float32Array((rows ?? 1) * batch * per);
+      const keep = 1 / (1 - n.p);
+      for (let i = 0; i < data.length; i++) data[i] = rng.nextFloat() < n.p ? 0 : keep;
+      const dims = [batch, ...(n.shape.slice(1) as number[])];
+      feeds[n.name] = new ort.Tensor('float32', data, rows === null ? dims : [rows, ...dims]);
+    }
+    return feeds;
+  }
+
+  private stateFeeds(): Feeds {
+    const feeds: Feeds = {};
+    for (const [k, v] of this.values) feeds[k] = v;
+    return feeds;
+  }
+
+  /** `rows` steps of `batch` samples each, indices into `images`/`labels` (the data set tensors). */
+  async trainLoop(data: { images: ort.Tensor; labels: ort.Tensor }, indices: BigInt64Array, rows: number, batch: number, lr: number, rng: Rng): Promise<StepResult> {
+    if (!this.loop) throw new Error('this runner was created for single steps');
+    const feeds: Feeds = {
+      ...this.stateFeeds(),
+      [N.DATA_IMAGES]: data.images,
+      [N.DATA_LABELS]: data.labels,
+      [N.BATCH_INDICES]: new ort.Tensor('int64', indices, [rows, batch]),
+      [N.LEARNING_RATE]: scalarF32(lr),
+      [N.STEP]: scalarI64(this.step),
+      ...this.noise(rng, rows, batch),
+    };
+    const out = await this.loop.run(feeds);
+    this.absorb(out, this.carried());
+    this.step += rows;
+    const corrects = Array.from(out[N.STEP_CORRECT].data as BigInt64Array, Number);
+    return { losses: out[N.STEP_LOSSES].data as Float32Array, corrects, sizes: corrects.map(() => batch) };
+  }
+
+  async trainStep(b: Batch, channelsHW: number[], lr: number, rng: Rng): Promise<StepResult> {
+    const feeds: Feeds = {
+      ...this.stateFeeds(),
+      [N.INPUT]: new ort.Tensor('float32', b.images, [b.n, ...channelsHW]),
+      [N.LABELS]: new ort.Tensor('int64', b.labels, [b.n]),
+      [N.LEARNING_RATE]: scalarF32(lr),
+      [N.STEP]: scalarI64(this.step),
+      ...this.noise(rng, null, b.n),
+    };
+    const out = await this.single.run(feeds);
+    this.absorb(out, this.carried());
+    this.step += 1;
+    return { losses: Float32Array.of((out[N.LOSS].data as Float32Array)[0]), corrects: [Number((out[N.CORRECT].data as BigInt64Array)[0])], sizes: [b.n] };
+  }
+
+  /** Mean loss and accuracy over `idx` of `split`, on the running statistics. */
+  async evaluate(split: NormalizedSplit, idx: ArrayLike<number>, batchSize: number): Promise<{ loss: number; acc: number; n: number }> {
+    let lossSum = 0;
+    let correct = 0;
+    const feeds: Feeds = {};
+    for (const p of this.sig.all) feeds[p.name] = this.values.get(p.name)!;
+    const shape = [split.channels, split.height, split.width];
+    const buf: Batch = { images: new Float32Array(batchSize * shape[0] * shape[1] * shape[2]), labels: new BigInt64Array(batchSize), n: batchSize };
+    for (let i = 0; i < idx.length; i += batchSize) {
+      const rows = Array.prototype.slice.call(idx, i, Math.min(i + batchSize, idx.length)) as number[];
+      const b = gatherBatch(split, rows, buf);
+      feeds[N.INPUT] = new ort.Tensor('float32', b.images, [b.n, ...shape]);
+      feeds[N.LABELS] = new ort.Tensor('int64', b.labels, [b.n]);
+      const out = await this.validation.run(feeds);
+      lossSum += (out[N.LOSS].data as Float32Array)[0] * b.n;
+      correct += Number((out[N.CORRECT].data as BigInt64Array)[0]);
+    }
+    return { loss: lossSum / idx.length, acc: correct / idx.length, n: idx.length };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.loop?.release(), this.single.release(), this.validation.release()]);
+  }
+}

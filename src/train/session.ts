@@ -1,0 +1,53 @@
+import ort from 'onnxruntime-node';
+
+export type Device = 'cpu' | 'cuda' | 'webgpu';
+export const DEVICES: Device[] = ['cpu', 'cuda', 'webgpu'];
+
+export interface SessionSettings {
+  /** Execution provider. Default 'cpu'. */
+  device: Device;
+  /** Intra-op threads; default: onnxruntime's choice (one per core). */
+  threads?: number;
+  /**
+   * Let idle worker threads spin. Default false: on a CPU that other processes share, spinning threads
+   * steal the cores the work needs (see BENCHMARKS.md).
+   */
+  spinning?: boolean;
+}
+
+const HOW_TO_GET: Record<Device, string> = {
+  cpu: '',
+  cuda: 'install the CUDA binaries: ONNXRUNTIME_NODE_INSTALL_CUDA=v12 npm rebuild onnxruntime-node (needs CUDA 12 and cuDNN 9; see README "GPU")',
+  webgpu: 'onnxruntime-node ships WebGPU for Windows, macOS and Linux x64; it needs a GPU with Vulkan/Metal/D3D12 drivers (see README "GPU")',
+};
+
+function providers(device: Device): ort.InferenceSession.ExecutionProviderConfig[] {
+  return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
+}
+
+/** Check up front that an execution provider exists in this onnxruntime-node install. */
+export function checkDevice(device: Device): void {
+  if (!DEVICES.includes(device)) throw new Error(`unknown device '${device}': use one of ${DEVICES.join(', ')}`);
+  const backend = ort.listSupportedBackends().find((b) => b.name === device);
+  if (!backend) throw new Error(`onnxruntime-node on this platform has no ${device} execution provider: ${HOW_TO_GET[device]}`);
+}
+
+export async function createSession(model: Uint8Array, s: SessionSettings): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: providers(s.device),
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: s.spinning ? '1' : '0' } } },
+  };
+  if (s.threads) options.intraOpNumThreads = s.threads;
+  try {
+    return await ort.InferenceSession.create(model, options);
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (s.device !== 'cpu' && /provider|cuda|webgpu|dawn|shared library|\.so/i.test(msg)) {
+      throw new Error(`the ${s.device} execution provider could not start (${msg.split('\n')[0].slice(0, 160)}): ${HOW_TO_GET[s.device]}`);
+    }
+    throw e;
+  }
+}

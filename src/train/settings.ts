@@ -1,0 +1,54 @@
+import type { ModelName, ModelOptions } from '../models/registry.js';
+import type { OptimizerSettings } from '../optim/index.js';
+import type { Device } from './session.js';
+
+/** Everything a training run is made from. Every field documents its default. */
+export interface TrainSettings {
+  model: ModelName;
+  /** Architecture variant. Default: the reference model. */
+  options: Partial<ModelOptions>;
+  /** Default: Adam, lr 1e-3, PyTorch's defaults. */
+  optimizer: OptimizerSettings;
+  /** Default 20 (10 for cifar10-cnn). */
+  epochs: number;
+  /** Default 64. */
+  batchSize: number;
+  /** Seeds the initial weights, the split, the shuffles and dropout. Default 0. */
+  seed: number;
+  /** Validation images taken from the training set. Default 10000 (the reference 50k/10k split). */
+  valSize: number;
+  /** Stop after this many epochs without a lower validation loss, then restore the best weights. 0 = off. Default 0. */
+  earlyStopping: number;
+  /** Execution provider. Default 'cpu'. */
+  device: Device;
+  /** Intra-op threads. Default: onnxruntime's choice. */
+  threads?: number;
+  /** Spin-waiting worker threads. Default false. */
+  spinning: boolean;
+  /** Run folder. Default runs/<model>-<date>-<time>. */
+  out?: string;
+  /** Dataset folder searched first and downloaded into. Default data/<dataset>. */
+  dataDir?: string;
+  /** Use only the first N training images (before the split) and N/6 test images: quick checks. Default: all. */
+  limit?: number;
+  /** 'loop' runs many steps per onnxruntime call (train_loop graph); 'step' one call per step. Default 'loop'. */
+  runner: 'loop' | 'step';
+  /** Steps per Loop run (progress is reported between runs). Default 100. */
+  chunkSteps: number;
+  /** Validation/test batch size. Default 1000. */
+  evalBatchSize: number;
+  /** state_dict names of parameters to freeze (transfer learning). Default none. */
+  frozen: string[];
+  /** Start from these weights (a checkpoint) instead of fresh ones; non-matching names keep their init. */
+  initWeights?: Map<string, import('../graph/tensor.js').Tensor>;
+  /** Print lines (epoch lines, final accuracy). Default console.log. */
+  log: (line: string) => void;
+  /** Progress output; default process.stderr (drawn only on a TTY). */
+  progress?: NodeJS.WriteStream | null;
+  /** Stop (as Ctrl-C does: save and exit) after this many optimizer steps in this process; tests use it. */
+  stopAfterSteps?: number;
+}
+
+export function defaultEpochs(model: ModelName): number {
+  return model === 'cifar10-cnn' ? 10 : 20;
+}

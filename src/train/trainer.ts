@@ -1,0 +1,247 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import ort from 'onnxruntime-node';
+import { loadCheckpoint, saveCheckpoint } from '../artifacts/checkpoint.js';
+import * as G from '../artifacts/graphs.js';
+import { zeroState } from '../artifacts/build.js';
+import { epochOrder, gatherBatch, planBatches, type BatchPlan } from '../data/batches.js';
+import { Rng, type RngState } from '../data/rng.js';
+import type { Tensor } from '../graph/tensor.js';
+import { initialWeights } from '../models/init.js';
+import { buildModelDef, type ModelDef } from '../models/registry.js';
+import { modelSummary } from '../models/summary.js';
+import { encodeModel } from '../onnx/model.js';
+import { formatEpochLine, writeMetrics, type EpochMetrics } from '../report/metrics.js';
+import { renderCurves } from '../report/plot.js';
+import { ProgressBar } from '../report/progress.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
+import { prepareData } from './data.js';
+import { Runner } from './runner.js';
+import { defaultRunDir, runFile } from './run_dir.js';
+import { checkDevice } from './session.js';
+import type { TrainSettings } from './settings.js';
+
+/** Where a run stands; saved in every checkpoint so that `--resume` continues exactly. */
+export interface RunMeta {
+  model: string;
+  /** Completed epochs. */
+  epoch: number;
+  /** Optimizer steps taken. */
+  step: number;
+  /** Inside an epoch that a stop interrupted: batches done and the running sums so far. */
+  position: { batchesDone: number; lossSum: number; correct: number; seen: number; seconds: number } | null;
+  rng: { shuffle: RngState; noise: RngState };
+  history: EpochMetrics[];
+  best: { valLoss: number; epoch: number } | null;
+  /** Epochs since the validation loss last improved (early stopping). */
+  stale: number;
+}
+
+export interface TrainResult {
+  runDir: string;
+  history: EpochMetrics[];
+  test: { loss: number; acc: number; n: number } | null;
+  /** Why training ended. */
+  stopped: 'done' | 'early-stopping' | 'interrupted';
+}
+
+/** Raised after a stop request (Ctrl-C) has saved the run: exit quietly with code 130. */
+export class Interrupted extends Error {
+  constructor(readonly runDir: string) {
+    super(`interrupted: saved ${runFile(runDir, 'last')}; continue with --resume ${runDir}`);
+    this.name = 'Interrupted';
+  }
+}
+
+export class NonFiniteLoss extends Error {
+  override name = 'NonFiniteLoss';
+}
+
+/** The run's config.json: the settings, plus what prediction and the web page need. */
+export function runConfig(s: TrainSettings, def: ModelDef) {
+  return {
+    format: 'onnxtrain-run/1',
+    model: s.model,
+    options: def.options,
+    dataset: def.dataset.name,
+    inputShape: def.dataset.inputShape,
+    classNames: def.dataset.classNames.slice(0, def.options.numClasses),
+    normalization: def.dataset.normalization,
+    optimizer: s.optimizer,
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    seed: s.seed,
+    valSize: s.valSize,
+    earlyStopping: s.earlyStopping,
+    limit: s.limit ?? null,
+    frozen: s.frozen,
+    runner: s.runner,
+    device: s.device,
+  };
+}
+
+/** Train a model as the reference notebook does, writing the run folder; see README "Training runs". */
+export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Promise<TrainResult> {
+  checkDevice(s.device);
+  const def = buildModelDef(s.model, s.options);
+  const gs: G.GraphSettings = { def, optimizer: s.optimizer, frozen: s.frozen };
+  const sig = G.signature(gs);
+  const runDir = resumeMeta?.dir ?? s.out ?? defaultRunDir(s.model);
+  const log = s.log;
+
+  const data = await prepareData(def.dataset, { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, limit: s.limit, log });
+  const runner = await Runner.create(gs, { device: s.device, threads: s.threads, spinning: s.spinning, runner: s.runner });
+
+  let meta: RunMeta;
+  if (resumeMeta) {
+    const ck = await loadCheckpoint<RunMeta>(runFile(runDir, 'last'));
+    runner.load(ck.weights, ck.optimizerState, ck.meta.step);
+    meta = ck.meta;
+    log(`Resuming ${runDir} after epoch ${meta.epoch}${meta.position ? ` and ${meta.position.batchesDone} batches` : ''}`);
+  } else {
+    if (existsSync(runFile(runDir, 'last'))) throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or pass another --out`);
+    await mkdir(runDir, { recursive: true });
+    const weights = initialWeights(sig.all, s.seed);
+    for (const [k, t] of s.initWeights ?? []) if (weights.has(k) && weights.get(k)!.dims.join() === t.dims.join()) weights.set(k, t);
+    runner.load(weights, zeroState(sig), 0);
+    meta = {
+      model: s.model, epoch: 0, step: 0, position: null,
+      rng: { shuffle: Rng.fromSeed(s.seed, 'shuffle').getState(), noise: Rng.fromSeed(s.seed, 'dropout').getState() },
+      history: [], best: null, stale: 0,
+    };
+    await writeJsonAtomic(runFile(runDir, 'config'), runConfig(s, def));
+  }
+  log(`Training ${s.model} on ${def.dataset.name}: ${data.trainIdx.length} train / ${data.valIdx.length} validation / ${data.test.n} test images, ` +
+    `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr} -> ${runDir}`);
+
+  const save = async (file: 'last' | 'best') =>
+    saveCheckpoint(runFile(runDir, file), { weights: runner.weights(), optimizerState: runner.optimizerState(), meta });
+
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write('\nstopping after the current chunk (Ctrl-C again to quit without saving)\n');
+  };
+  process.on('SIGINT', onSigint);
+  const budget = { steps: s.stopAfterSteps ?? Infinity };
+  let stopped: TrainResult['stopped'] = 'done';
+  const imagesTensor = new ort.Tensor('float32', data.train.images, [data.train.n, data.train.channels, data.train.height, data.train.width]);
+  const labelsTensor = new ort.Tensor('int64', BigInt64Array.from(data.train.labels, (v) => BigInt(v)), [data.train.n]);
+
+  try {
+    while (meta.epoch < s.epochs) {
+      const shuffle = Rng.fromState(meta.rng.shuffle);
+      const noise = Rng.fromState(meta.rng.noise);
+      const plan = planBatches(epochOrder(data.trainIdx, shuffle), s.batchSize);
+      const pos = meta.position ?? { batchesDone: 0, lossSum: 0, correct: 0, seen: 0, seconds: 0 };
+      const total = plan.steps + (plan.remainder.length ? 1 : 0);
+      const t0 = performance.now() - pos.seconds * 1000;
+      const progress = s.progress === null ? null : new ProgressBar({ total, label: `Epoch ${meta.epoch + 1}/${s.epochs}`, stream: s.progress ?? process.stderr, initial: { done: pos.batchesDone, samples: pos.seen } });
+      const lr = s.optimizer.lr;
+
+      while (pos.batchesDone < total) {
+        if (stopRequested || budget.steps <= 0) break;
+        const k = pos.batchesDone;
+        const res = k < plan.steps && s.runner === 'loop'
+          ? await (async () => {
+              const rows = Math.min(s.chunkSteps, plan.steps - k, budget.steps);
+              return runner.trainLoop({ images: imagesTensor, labels: labelsTensor }, plan.full.subarray(k * s.batchSize, (k + rows) * s.batchSize), rows, s.batchSize, lr, noise);
+            })()
+          : await runner.trainStep(gatherBatch(data.train, batchRows(plan, k, s.batchSize)), [data.train.channels, data.train.height, data.train.width], lr, noise);
+        for (let i = 0; i < res.losses.length; i++) {
+          if (!Number.isFinite(res.losses[i])) {
+            throw new NonFiniteLoss(`loss became ${res.losses[i]} at epoch ${meta.epoch + 1}, step ${runner.step - res.losses.length + i + 1}: lower --lr (now ${lr}); ` +
+              (meta.epoch > 0 ? `the last good checkpoint is ${runFile(runDir, 'last')} (epoch ${meta.epoch})` : 'no checkpoint was saved'));
+          }
+          pos.lossSum += res.losses[i] * res.sizes[i];
+          pos.correct += res.corrects[i];
+          pos.seen += res.sizes[i];
+        }
+        pos.batchesDone += res.losses.length;
+        budget.steps -= res.losses.length;
+        progress?.update(pos.batchesDone, { loss: pos.lossSum / pos.seen, acc: pos.correct / pos.seen, samples: pos.seen });
+      }
+      progress?.finish({ clear: true });
+
+      if (pos.batchesDone < total) {
+        // Stopped inside the epoch: save where we are so that --resume continues exactly here.
+        pos.seconds = (performance.now() - t0) / 1000;
+        meta = { ...meta, step: runner.step, position: pos, rng: { shuffle: meta.rng.shuffle, noise: noise.getState() } };
+        await save('last');
+        stopped = 'interrupted';
+        break;
+      }
+
+      const val = await runner.evaluate(data.train, data.valIdx, s.evalBatchSize);
+      const m: EpochMetrics = {
+        epoch: meta.epoch + 1,
+        trainLoss: pos.lossSum / pos.seen,
+        trainAcc: pos.correct / pos.seen,
+        valLoss: val.loss,
+        valAcc: val.acc,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      const improved = !meta.best || m.valLoss < meta.best.valLoss;
+      meta = {
+        ...meta,
+        epoch: meta.epoch + 1,
+        step: runner.step,
+        position: null,
+        rng: { shuffle: shuffle.getState(), noise: noise.getState() },
+        history: [...meta.history, m],
+        best: improved ? { valLoss: m.valLoss, epoch: m.epoch } : meta.best,
+        stale: improved ? 0 : meta.stale + 1,
+      };
+      log(formatEpochLine(m, s.epochs));
+      if (improved) await save('best');
+      await save('last');
+      await writeMetrics(runDir, meta.history);
+      if (s.earlyStopping > 0 && meta.stale >= s.earlyStopping) {
+        log(`Early stopping: validation loss has not improved for ${meta.stale} epochs; restoring the weights of epoch ${meta.best!.epoch}`);
+        stopped = 'early-stopping';
+        break;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+
+  if (stopped === 'interrupted') {
+    await runner.release();
+    throw new Interrupted(runDir);
+  }
+  if (stopped === 'early-stopping') {
+    const best = await loadCheckpoint(runFile(runDir, 'best'));
+    runner.load(best.weights, best.optimizerState, best.meta.step as number);
+  }
+  const test = data.test.n ? await runner.evaluate(data.test, Int32Array.from({ length: data.test.n }, (_, i) => i), s.evalBatchSize) : null;
+  if (test) log(`Test Accuracy: ${(test.acc * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}, ${test.n} images)`);
+  await finishRun(runDir, s, gs, runner.weights(), meta.history, test, stopped);
+  await runner.release();
+  log(`Outputs in ${runDir}/ (model.onnx, metrics.csv, curves.png, last/best.safetensors)`);
+  return { runDir, history: meta.history, test, stopped };
+}
+
+function batchRows(plan: BatchPlan, k: number, batchSize: number): BigInt64Array {
+  return k < plan.steps ? plan.full.subarray(k * batchSize, (k + 1) * batchSize) : plan.remainder;
+}
+
+/** model.onnx (eval graph with the weights), curves, summary and results. */
+async function finishRun(runDir: string, s: TrainSettings, gs: G.GraphSettings, weights: Map<string, Tensor>, history: EpochMetrics[], test: TrainResult['test'], stopped: TrainResult['stopped']) {
+  const cfg = runConfig(s, gs.def);
+  await writeFileAtomic(runFile(runDir, 'model'), encodeModel(G.buildEvalGraph(gs, weights), {
+    metadata: { model: s.model, classNames: JSON.stringify(cfg.classNames), normalization: JSON.stringify(cfg.normalization) },
+  }));
+  if (history.length) await writeFileAtomic(runFile(runDir, 'curves'), await renderCurves(history, { title: `${s.model}` }));
+  const results = { model: s.model, epochs: history.length, stopped, test, best: history.reduce<EpochMetrics | null>((b, m) => (!b || m.valLoss < b.valLoss ? m : b), null), final: history.at(-1) ?? null };
+  await writeJsonAtomic(runFile(runDir, 'results'), results);
+  const lines = [
+    modelSummary(s.model, s.options),
+    '',
+    ...history.map((m) => formatEpochLine(m, s.epochs)),
+    test ? `Test Accuracy: ${(test.acc * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}, ${test.n} images)` : 'No test set.',
+  ];
+  await writeFileAtomic(runFile(runDir, 'summary'), lines.join('\n') + '\n');
+}
+
