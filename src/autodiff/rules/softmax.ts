@@ -38,7 +38,9 @@ export const softmax: RuleTable = {
       const p = n.outputs[1] ? b.op1('Exp', [n.outputs[1]]) : b.op1('Softmax', [x], { axis: 1 });
       const classes = b.shape(x)[1];
       if (typeof classes !== 'number') throw new Error('SoftmaxCrossEntropyLoss gradient: class count must be static');
-      const onehot = b.op1('OneHot', [labels, b.constant(classes, 'int64'), b.constant([0, 1], dt)], { axis: -1 });
+      // onehot[i, c] = (labels[i] == c); Equal + Cast rather than OneHot, which has no double kernel in ORT.
+      const hit = b.op1('Equal', [b.op1('Unsqueeze', [labels, b.constant([1], 'int64')]), b.constant([...Array(classes).keys()], 'int64', [1, classes])]);
+      const onehot = b.op1('Cast', [hit], { to: dt === 'float64' ? 11 : 1 });
       let scale = dL!;
       if (red === 'mean') {
         const count = b.op1('Cast', [b.op1('Size', [labels])], { to: dt === 'float64' ? 11 : 1 });

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gradcheck, runGradients } from '../helpers/gradcheck.js';
+
+// onnxruntime's CPU provider has no double Conv/ConvTranspose kernel: float32, eps 1e-2, atol/rtol 1e-2
+// (Conv is linear in X and in W, so central differences are exact up to float32 rounding).
+interface Case { label: string; x: number[]; w: number[]; attrs: Record<string, number[]>; bias?: boolean }
+const cases: Case[] = [
+  { label: 'k3 p1 s1 with bias (im2col weight gradient)', x: [2, 3, 6, 6], w: [4, 3, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true },
+  { label: 'k3 p1 s2, output_padding 1 for dX', x: [2, 2, 6, 6], w: [3, 2, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2] }, bias: true },
+  { label: 'k5 p2 s1 (swapped-Conv weight gradient)', x: [2, 2, 6, 6], w: [3, 2, 5, 5], attrs: { pads: [2, 2, 2, 2] }, bias: true },
+  { label: 'k5 p2 s2, swapped Conv cropped to the kernel', x: [2, 2, 6, 6], w: [2, 2, 5, 5], attrs: { pads: [2, 2, 2, 2], strides: [2, 2] } },
+  { label: 'k7 p3 s1 without bias', x: [1, 2, 7, 7], w: [2, 2, 7, 7], attrs: { pads: [3, 3, 3, 3] } },
+  { label: 'k2x3 asymmetric pads [0,1,1,0], strides [1,2]', x: [2, 2, 5, 6], w: [3, 2, 2, 3], attrs: { pads: [0, 1, 1, 0], strides: [1, 2] }, bias: true },
+];
+for (const c of cases) {
+  test(`Conv ${c.label}: gradients of X, W${c.bias ? ', B' : ''} match central differences`, async () => {
+    await gradcheck({
+      dtype: 'float32',
+      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[0]] } } : {}) },
+      build: (b, v) => b.op1('Conv', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], c.attrs),
+    });
+  });
+}
+
+test('Conv: no input gradient (no ConvTranspose) when only W and B are wanted; shapes inferred', async () => {
+  const run = await runGradients({
+    dtype: 'float32',
+    inputs: { x: { dims: [2, 1, 6, 6], wrt: false }, w: { dims: [4, 1, 3, 3] }, b: { dims: [4] } },
+    build: (b, v) => {
+      const y = b.op1('Conv', [v.x, v.w, v.b], { pads: [1, 1, 1, 1], strides: [2, 2] });
+      assert.deepEqual(b.shape(y), [2, 4, 3, 3]);
+      return y;
+    },
+  });
+  assert.ok(!run.gradOps.includes('ConvTranspose'), `gradient ops: ${run.gradOps.join(' ')}`);
+  assert.deepEqual(Object.keys(run.grads), ['w', 'b']);
+  // dB[m] = sum over n, h, w of R[n, m]
+  for (let m = 0; m < 4; m++) {
+    let s = 0;
+    for (let n = 0; n < 2; n++) for (let k = 0; k < 9; k++) s += run.weights[(n * 4 + m) * 9 + k];
+    assert.ok(Math.abs(run.grads.b[m] - s) < 1e-5);
+  }
+});
+
+test('Conv gradient with group 2 fails with a clear error', async () => {
+  await assert.rejects(runGradients({
+    dtype: 'float32',
+    inputs: { x: { dims: [1, 2, 4, 4] }, w: { dims: [2, 1, 3, 3] } },
+    build: (b, v) => b.op1('Conv', [v.x, v.w], { group: 2 }),
+  }), /Conv gradient: only group=1/);
+});
+
+test('ConvTranspose: inferred shape matches onnxruntime, with strides, pads and output_padding', async () => {
+  const run = await runGradients({
+    dtype: 'float32',
+    inputs: { x: { dims: [1, 3, 4, 4], wrt: false }, w: { dims: [3, 2, 3, 3], wrt: false }, z: { dims: [1] } },
+    build: (b, v) => {
+      const y = b.op1('ConvTranspose', [v.x, v.w], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] });
+      assert.deepEqual(b.shape(y), [1, 2, 8, 8]);
+      return b.op1('Add', [y, v.z]);
+    },
+  });
+  assert.equal(run.output.length, 2 * 8 * 8);
+});
