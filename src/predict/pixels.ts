@@ -4,7 +4,8 @@
  * bit-identical floats. No imports: the exporter copies this module into the static page as it is.
  *
  * The steps, in order:
- * 1. alpha: each colour is composited over black (c * a / 255); opaque images are unchanged;
+ * 1. alpha: each colour is composited over black and rounded, round(c * a / 255), which is how a browser
+ *    canvas stores it (premultiplied 8-bit), so transparent images agree too; opaque images are unchanged;
  * 2. colour: C = 1 takes grey = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, as PIL's convert('L'), but
  *    not rounded; exactly R where R = G = B); C = 3 keeps R, G, B;
  * 3. resize to H x W (aspect ratio not kept, like torchvision Resize((H, W))), separably, per axis:
@@ -83,17 +84,17 @@ function planes(img: RgbaImage, channels: number): Float64Array[] {
   const out = Array.from({ length: channels }, () => new Float64Array(n));
   const d = img.data;
   for (let p = 0; p < n; p++) {
-    const a = d[p * 4 + 3] / 255;
-    const r = d[p * 4];
-    const g = d[p * 4 + 1];
-    const b = d[p * 4 + 2];
+    const a = d[p * 4 + 3];
+    const over = (c: number) => (a === 255 ? c : Math.round((c * a) / 255));
+    const r = over(d[p * 4]);
+    const g = over(d[p * 4 + 1]);
+    const b = over(d[p * 4 + 2]);
     if (channels === 1) {
-      const grey = r === g && g === b ? r : 0.299 * r + 0.587 * g + 0.114 * b;
-      out[0][p] = grey * a;
+      out[0][p] = r === g && g === b ? r : 0.299 * r + 0.587 * g + 0.114 * b;
     } else {
-      out[0][p] = r * a;
-      out[1][p] = g * a;
-      out[2][p] = b * a;
+      out[0][p] = r;
+      out[1][p] = g;
+      out[2][p] = b;
     }
   }
   return out;

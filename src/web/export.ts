@@ -144,7 +144,8 @@ export async function exportWeb(settings: ExportWebSettings): Promise<ExportWebR
     if (sampleFiles.length) await mkdir(path.join(tmp, 'samples'));
     for (const file of sampleFiles) {
       await decodeImage(file); // refuse a sample the page could not show
-      const name = path.basename(file).replace(/[^A-Za-z0-9._-]/g, '_');
+      const clean = path.basename(file).replace(/[^A-Za-z0-9._-]/g, '_');
+      const name = samples.includes(`samples/${clean}`) ? `${samples.length}-${clean}` : clean;
       await copyFile(file, path.join(tmp, 'samples', name));
       samples.push(`samples/${name}`);
     }

@@ -93,6 +93,8 @@ test('grey conversion uses BT.601 weights; transparency composites over black; i
   const v = imageToInput(img, settings);
   assert.ok(Math.abs(v[0] - 0.299) < 1e-6);
   assert.equal(v[1], 0);
+  const half = imageToInput({ width: 1, height: 1, data: new Uint8Array([200, 200, 200, 128]) }, { ...settings, inputShape: [1, 1, 1] });
+  assert.equal(half[0], Math.fround(100 / 255), 'round(200 * 128 / 255) = 100, as a canvas stores it');
   const inv = imageToInput(img, { ...settings, invert: true });
   assert.ok(Math.abs(inv[0] - 0.701) < 1e-6);
   assert.equal(inv[1], 1);

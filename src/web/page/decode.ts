@@ -2,8 +2,9 @@ import type { RgbaImage } from '../../predict/pixels.js';
 
 /**
  * Decode an image file to RGBA bytes at its own size, as Node's sharp does: EXIF orientation applied,
- * colours in sRGB. An opaque PNG gives exactly the bytes sharp gives; semi-transparent pixels pass through
- * the canvas's premultiplied storage and may differ by rounding.
+ * colours in sRGB. The canvas stores colours premultiplied by alpha, so a semi-transparent pixel reads back
+ * with a colour that rounds to the same round(c * a / 255) that pixels.ts composites with; the model input
+ * then equals Node's.
  */
 export async function decodeBlob(blob: Blob, name: string): Promise<RgbaImage> {
   let bitmap: ImageBitmap;

@@ -1,0 +1,159 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { predict } from '../../src/predict/predict.js';
+import { exportWeb } from '../../src/web/export.js';
+import { serve, type Server } from '../../src/web/serve.js';
+import { launchChromium } from '../helpers/browser.js';
+import { makeRunFixture, writeTestImage } from '../helpers/run_fixture.js';
+
+const ARTIFACTS = path.resolve('test-artifacts');
+const TOL = 1e-5;
+
+const fixture = await makeRunFixture();
+const tmp = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-page-'));
+let browser: Browser;
+let server: Server;
+let page: Page;
+let out: string;
+
+before(async () => {
+  out = (await exportWeb({ run: fixture.dir })).out;
+  server = await serve({ dir: out, port: 0 });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
+  await page.goto(server.url);
+  await page.waitForFunction(() => window.__pageState?.status !== 'loading', null, { timeout: 45_000 });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Wait for a new result for `source` after `action`, and return its probabilities. */
+async function resultAfter(source: string, action: () => Promise<unknown>): Promise<number[]> {
+  await page.evaluate(() => (window.__lastPrediction = undefined));
+  await action();
+  await page.waitForFunction((s) => window.__lastPrediction?.source === s || window.__pageState.error, source, { timeout: 20_000 });
+  const state = await page.evaluate(() => window.__pageState);
+  assert.equal(state.error, undefined, `page error: ${state.error}`);
+  return page.evaluate(() => window.__lastPrediction!.probabilities);
+}
+
+function assertClose(actual: number[], expected: number[], what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  actual.forEach((p, k) => assert.ok(Math.abs(p - expected[k]) <= TOL, `${what}, class ${k}: page ${p} vs node ${expected[k]}`));
+}
+
+test('the page loads the model on wasm (no GPU in headless Chromium) and says so', async () => {
+  const state = await page.evaluate(() => window.__pageState);
+  assert.deepEqual(state, { status: 'ready', backend: 'wasm' });
+  assert.equal(await page.textContent('#backend'), 'WebAssembly (CPU)');
+  assert.equal(await page.locator('#samples button').count(), 3);
+});
+
+test('uploaded images give the same probabilities as predict() in Node', async () => {
+  const jpeg = await writeTestImage(path.join(tmp, 'photo.jpg'), { width: 90, height: 60, channels: 3, seed: 21, format: 'jpeg' });
+  const webp = await writeTestImage(path.join(tmp, 'lossless.webp'), { width: 40, height: 41, channels: 3, seed: 22, format: 'webp' });
+  const transparent = await writeTestImage(path.join(tmp, 'see-through.png'), { width: 50, height: 40, channels: 4, seed: 23 });
+  const images = [...fixture.samples, jpeg, webp, transparent];
+  const node = await predict({ run: fixture.dir, images });
+  for (const [i, image] of images.entries()) {
+    const probs = await resultAfter(path.basename(image), () => page.setInputFiles('#file', image));
+    assertClose(probs, node[i].probabilities, path.basename(image));
+    const top = await page.evaluate(() => window.__lastPrediction!.top.map((t) => t.label));
+    assert.deepEqual(top, node[i].top.map((t) => t.label));
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, 'web-page.png') });
+});
+
+test('clicking a sample and ticking invert match predict() with the same settings', async () => {
+  const node = await predict({ run: fixture.dir, images: [fixture.samples[2]] });
+  const inverted = await predict({ run: fixture.dir, images: [fixture.samples[2]], invert: true });
+  const name = path.basename(fixture.samples[2]);
+  assertClose(await resultAfter(name, () => page.click(`#samples button[data-sample="${name}"]`)), node[0].probabilities, `sample ${name}`);
+  assertClose(await resultAfter(name, () => page.check('#invert')), inverted[0].probabilities, `inverted ${name}`);
+  assert.equal(await page.evaluate(() => window.__lastPrediction!.invert), true);
+  await page.uncheck('#invert');
+  await page.waitForFunction(() => window.__lastPrediction?.invert === false);
+  const bars = await page.locator('#bars li').count();
+  assert.equal(bars, 3);
+});
+
+test('a drawing is classified as Node classifies the same pixels', async () => {
+  const box = (await page.locator('#pad').boundingBox())!;
+  await page.click('#clear');
+  await page.evaluate(() => (window.__lastPrediction = undefined));
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.2);
+  await page.mouse.down();
+  for (let t = 0; t <= 1; t += 0.1) await page.mouse.move(box.x + box.width * (0.3 + 0.4 * t), box.y + box.height * (0.2 + 0.6 * t));
+  await page.mouse.up();
+  await page.waitForFunction(() => window.__lastPrediction?.source === 'drawing');
+  // Let the last stroke's classification finish, then read the pad's pixels back as a PNG.
+  await page.waitForTimeout(300);
+  const probs = await page.evaluate(() => window.__lastPrediction!.probabilities);
+  const png = await page.evaluate(() => (document.getElementById('pad') as HTMLCanvasElement).toDataURL('image/png'));
+  const file = path.join(tmp, 'drawing.png');
+  await writeFile(file, Buffer.from(png.split(',')[1], 'base64'));
+  const [node] = await predict({ run: fixture.dir, images: [file] });
+  assertClose(probs, node.probabilities, 'drawing');
+});
+
+test('a colour (3-channel) model gives the same numbers in the page as in Node', async () => {
+  const colour = await makeRunFixture({ inputShape: [3, 32, 32], seed: 7 });
+  const colourOut = (await exportWeb({ run: colour.dir })).out;
+  const colourServer = await serve({ dir: colourOut, port: 0 });
+  const p = await browser.newPage();
+  try {
+    await p.goto(colourServer.url);
+    await p.waitForFunction(() => window.__pageState?.status === 'ready', null, { timeout: 45_000 });
+    const node = await predict({ run: colour.dir, images: colour.samples });
+    for (const [i, image] of colour.samples.entries()) {
+      await p.setInputFiles('#file', image);
+      await p.waitForFunction((s) => window.__lastPrediction?.source === s, path.basename(image));
+      assertClose(await p.evaluate(() => window.__lastPrediction!.probabilities), node[i].probabilities, `colour ${path.basename(image)}`);
+    }
+  } finally {
+    await p.close();
+    await colourServer.close();
+  }
+});
+
+test('a file that is not an image gets a clear message', async () => {
+  const text = path.join(tmp, 'notes.txt');
+  await writeFile(text, 'not an image');
+  await page.setInputFiles('#file', text);
+  await page.waitForFunction(() => window.__pageState.error);
+  const banner = await page.textContent('#error');
+  assert.match(banner!, /“notes\.txt” is not an image this browser can read/);
+  assert.equal(await page.isVisible('#error'), true);
+  // A good image clears the message.
+  await resultAfter(path.basename(fixture.samples[0]), async () => {
+    await page.evaluate(() => (window.__pageState.error = undefined));
+    await page.setInputFiles('#file', fixture.samples[0]);
+  });
+  assert.equal(await page.isVisible('#error'), false);
+});
+
+test('a model that fails to load is reported on the page', async () => {
+  const broken = path.join(tmp, 'broken');
+  await cp(out, broken, { recursive: true });
+  await writeFile(path.join(broken, 'model.onnx'), 'this is not an onnx model');
+  const brokenServer = await serve({ dir: broken, port: 0 });
+  const p = await browser.newPage();
+  try {
+    await p.goto(brokenServer.url);
+    await p.waitForFunction(() => window.__pageState?.status === 'error', null, { timeout: 45_000 });
+    assert.match((await p.textContent('#error'))!, /The model failed to load/);
+    assert.equal(await p.textContent('#backend'), 'Model failed to load');
+  } finally {
+    await p.close();
+    await brokenServer.close();
+  }
+});
+
+await mkdir(ARTIFACTS, { recursive: true });
