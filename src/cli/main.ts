@@ -16,8 +16,9 @@ export async function main(argv: string[]): Promise<void> {
     .strict()
     .parserConfiguration({ 'camel-case-expansion': true })
     .fail((msg, err) => {
-      const text = err ? err.message : msg;
-      process.stderr.write(`onnxtrain: ${text.split('\n')[0]}\n`);
+      // yargs' own messages span lines ("Invalid values:\n  Argument: ..."): keep them on one.
+      const text = err ? err.message.split('\n')[0] : msg.replace(/\s*\n\s*/g, ' ');
+      process.stderr.write(`onnxtrain: ${text}\n`);
       process.exit(err && !(err.name === 'UsageError') ? 1 : 2);
     })
     .help()
