@@ -13,7 +13,8 @@
  *    (area average, so a 280 px drawing becomes a clean 28 px image); growing interpolates linearly
  *    between pixel centres (bilinear, align_corners = false); the same size copies pixels unchanged;
  * 4. invert (optional): v -> 255 - v, for dark-on-light photos given to a light-on-dark model;
- * 5. normalise: (v / 255 - mean[c]) / std[c], computed in float64, stored as float32.
+ * 5. normalise: (v / 255 - mean[c]) / std[c], each step rounded to float32 in the order PyTorch's
+ *    ToTensor + Normalize compute it, so an image already at H x W gives the training tensor bit for bit.
  */
 
 /** Decoded pixels: width * height * 4 bytes, RGBA, row-major, not premultiplied. */
@@ -131,11 +132,11 @@ export function imageToInput(img: RgbaImage, settings: PixelSettings): Float32Ar
   const out = new Float32Array(c * h * w);
   planes(img, c).forEach((plane, ch) => {
     const resized = img.width === w && img.height === h ? plane : resizePlane(plane, img.width, img.height, w, h);
-    const mean = settings.mean.length === 1 ? settings.mean[0] : settings.mean[ch];
-    const std = settings.std.length === 1 ? settings.std[0] : settings.std[ch];
+    const mean = Math.fround(settings.mean.length === 1 ? settings.mean[0] : settings.mean[ch]);
+    const std = Math.fround(settings.std.length === 1 ? settings.std[0] : settings.std[ch]);
     for (let i = 0; i < h * w; i++) {
       const v = settings.invert ? 255 - resized[i] : resized[i];
-      out[ch * h * w + i] = (v / 255 - mean) / std;
+      out[ch * h * w + i] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / std);
     }
   });
   return out;

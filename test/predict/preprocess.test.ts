@@ -29,7 +29,8 @@ test('a grey image of the model size maps each pixel to (v/255 - mean)/std exact
   const { dims, data } = await preprocess(file, GREY);
   assert.deepEqual(dims, [1, 1, 28, 28]);
   assert.equal(raw.length, 28 * 28);
-  for (let i = 0; i < raw.length; i++) assert.equal(data[i], Math.fround((raw[i] / 255 - 0.5) / 0.5));
+  // float32 at each step, as PyTorch's ToTensor + Normalize (and the trainer) compute it.
+  for (let i = 0; i < raw.length; i++) assert.equal(data[i], Math.fround(Math.fround(Math.fround(raw[i] / 255) - 0.5) / 0.5));
 });
 
 test('colour and grey inputs of any size give the tensor shape the model expects', async () => {
