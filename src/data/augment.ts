@@ -105,14 +105,14 @@ export class Augmenter {
   private jitter(images: Float32Array, off: number, rng: Rng): void {
     const s = this.settings;
     rng.shuffle(this.order);
+    const factors = [NaN, NaN, NaN];
     for (const t of this.order) {
-      const strength = t === 0 ? s.brightness : t === 1 ? s.contrast : s.saturation;
-      if (!strength) continue;
-      const factor = rng.uniform(Math.max(0, 1 - strength), 1 + strength);
-      if (t === 0) scaleImage(images, off, this.shape, factor, this.mean, this.std);
-      else if (t === 1) blendWithMeanGrey(images, off, this.shape, factor, this.mean, this.std);
-      else if (this.shape.channels === 3) blendWithGrey(images, off, this.shape, factor, this.mean, this.std);
+      // Saturation needs colour: on one channel it is skipped (and draws nothing).
+      const strength = t === 0 ? s.brightness : t === 1 ? s.contrast : this.shape.channels === 3 ? s.saturation : 0;
+      if (strength) factors[t] = rng.uniform(Math.max(0, 1 - strength), 1 + strength);
     }
+    if (factors.every(Number.isNaN)) return;
+    colourJitter(images, off, this.shape, this.order, factors, this.mean, this.std, this.scratch);
   }
 }
 
@@ -181,18 +181,23 @@ export function rotateImage(
       const sy = sin * rx + cos * ry + cy;
       const fx = Math.floor(sx), fy = Math.floor(sy);
       const ax = sx - fx, ay = sy - fy;
-      const in00 = fx >= 0 && fx < width && fy >= 0 && fy < height;
-      const in10 = fx + 1 >= 0 && fx + 1 < width && fy >= 0 && fy < height;
-      const in01 = fx >= 0 && fx < width && fy + 1 >= 0 && fy + 1 < height;
-      const in11 = fx + 1 >= 0 && fx + 1 < width && fy + 1 >= 0 && fy + 1 < height;
       const w00 = (1 - ax) * (1 - ay), w10 = ax * (1 - ay), w01 = (1 - ax) * ay, w11 = ax * ay;
       const i00 = fy * width + fx;
+      const o = off + y * width + x;
+      if (fx >= 0 && fy >= 0 && fx + 1 < width && fy + 1 < height) {
+        for (let p = 0; p < channels * plane; p += plane) {
+          images[o + p] = w00 * scratch[p + i00] + w10 * scratch[p + i00 + 1] + w01 * scratch[p + i00 + width] + w11 * scratch[p + i00 + width + 1];
+        }
+        continue;
+      }
+      const inX0 = fx >= 0 && fx < width, inX1 = fx + 1 >= 0 && fx + 1 < width;
+      const inY0 = fy >= 0 && fy < height, inY1 = fy + 1 >= 0 && fy + 1 < height;
       for (let c = 0; c < channels; c++) {
         const p = c * plane;
         const f = fill[c];
-        images[off + p + y * width + x] =
-          w00 * (in00 ? scratch[p + i00] : f) + w10 * (in10 ? scratch[p + i00 + 1] : f)
-          + w01 * (in01 ? scratch[p + i00 + width] : f) + w11 * (in11 ? scratch[p + i00 + width + 1] : f);
+        images[o + p] =
+          w00 * (inX0 && inY0 ? scratch[p + i00] : f) + w10 * (inX1 && inY0 ? scratch[p + i00 + 1] : f)
+          + w01 * (inX0 && inY1 ? scratch[p + i00 + width] : f) + w11 * (inX1 && inY1 ? scratch[p + i00 + width + 1] : f);
       }
     }
   }
@@ -200,49 +205,54 @@ export function rotateImage(
 
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
 
-/** Brightness: pixel' = clamp(factor * pixel) in [0,1] pixel units. */
-function scaleImage(images: Float32Array, off: number, shape: ImageShape, factor: number, mean: Float32Array, std: Float32Array): void {
+/**
+ * torchvision ColorJitter on one normalized image, in [0,1] pixel units (x * std + mean), clamping after
+ * each step. `order` lists the steps (0 brightness, 1 contrast, 2 saturation); a factor of NaN skips a step.
+ *   brightness: p' = f p
+ *   contrast:   p' = f p + (1 - f) mean(grey(image))
+ *   saturation: p' = f p + (1 - f) grey(pixel)          (RGB only)
+ * with grey = 0.299 R + 0.587 G + 0.114 B (ITU-R 601, as rgb_to_grayscale).
+ */
+export function colourJitter(
+  images: Float32Array, off: number, shape: ImageShape, order: ArrayLike<number>, factors: ArrayLike<number>,
+  mean: Float32Array, std: Float32Array, scratch: Float32Array,
+): void {
+  const { channels } = shape;
   const plane = shape.height * shape.width;
-  for (let c = 0; c < shape.channels; c++) {
-    const m = mean[c], s = std[c];
-    for (let k = off + c * plane, end = k + plane; k < end; k++) images[k] = (clamp01((images[k] * s + m) * factor) - m) / s;
+  const size = channels * plane;
+  for (let c = 0; c < channels; c++) {
+    const m = mean[c], sd = std[c];
+    for (let k = c * plane, end = k + plane; k < end; k++) scratch[k] = images[off + k] * sd + m;
   }
-}
-
-/** Contrast: pixel' = clamp(factor * pixel + (1 - factor) * mean grey of the image). */
-function blendWithMeanGrey(images: Float32Array, off: number, shape: ImageShape, factor: number, mean: Float32Array, std: Float32Array): void {
-  const plane = shape.height * shape.width;
-  let grey = 0;
-  if (shape.channels === 3) {
-    for (let k = 0; k < plane; k++) grey += greyAt(images, off, plane, k, mean, std);
-  } else {
-    for (let c = 0; c < shape.channels; c++) {
-      for (let k = off + c * plane, end = k + plane; k < end; k++) grey += images[k] * std[c] + mean[c];
+  const rgb = channels === 3;
+  for (let o = 0; o < order.length; o++) {
+    const step = order[o];
+    const f = factors[step];
+    if (Number.isNaN(f)) continue;
+    if (step === 0) {
+      for (let k = 0; k < size; k++) scratch[k] = clamp01(f * scratch[k]);
+    } else if (step === 1) {
+      let grey = 0;
+      if (rgb) {
+        for (let k = 0; k < plane; k++) grey += 0.299 * scratch[k] + 0.587 * scratch[plane + k] + 0.114 * scratch[2 * plane + k];
+        grey /= plane;
+      } else {
+        for (let k = 0; k < size; k++) grey += scratch[k];
+        grey /= size;
+      }
+      const g = (1 - f) * grey;
+      for (let k = 0; k < size; k++) scratch[k] = clamp01(f * scratch[k] + g);
+    } else if (rgb) {
+      for (let k = 0; k < plane; k++) {
+        const g = (1 - f) * (0.299 * scratch[k] + 0.587 * scratch[plane + k] + 0.114 * scratch[2 * plane + k]);
+        scratch[k] = clamp01(f * scratch[k] + g);
+        scratch[plane + k] = clamp01(f * scratch[plane + k] + g);
+        scratch[2 * plane + k] = clamp01(f * scratch[2 * plane + k] + g);
+      }
     }
-    grey /= shape.channels;
   }
-  const g = (1 - factor) * (grey / plane);
-  for (let c = 0; c < shape.channels; c++) {
-    const m = mean[c], s = std[c];
-    for (let k = off + c * plane, end = k + plane; k < end; k++) images[k] = (clamp01(factor * (images[k] * s + m) + g) - m) / s;
+  for (let c = 0; c < channels; c++) {
+    const m = mean[c], inv = 1 / std[c];
+    for (let k = c * plane, end = k + plane; k < end; k++) images[off + k] = (scratch[k] - m) * inv;
   }
-}
-
-/** Saturation: pixel' = clamp(factor * pixel + (1 - factor) * that pixel's grey), RGB only. */
-function blendWithGrey(images: Float32Array, off: number, shape: ImageShape, factor: number, mean: Float32Array, std: Float32Array): void {
-  const plane = shape.height * shape.width;
-  for (let k = 0; k < plane; k++) {
-    const g = (1 - factor) * greyAt(images, off, plane, k, mean, std);
-    for (let c = 0; c < 3; c++) {
-      const i = off + c * plane + k;
-      images[i] = (clamp01(factor * (images[i] * std[c] + mean[c]) + g) - mean[c]) / std[c];
-    }
-  }
-}
-
-/** ITU-R 601 luma of pixel k in [0,1] units, as torchvision's rgb_to_grayscale. */
-function greyAt(images: Float32Array, off: number, plane: number, k: number, mean: Float32Array, std: Float32Array): number {
-  return 0.299 * (images[off + k] * std[0] + mean[0])
-    + 0.587 * (images[off + plane + k] * std[1] + mean[1])
-    + 0.114 * (images[off + 2 * plane + k] * std[2] + mean[2]);
 }
