@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { buildGraphsCommand } from './commands/build_graphs.js';
 import { summaryCommand } from './commands/summary.js';
 import { trainCommand } from './commands/train.js';
+import { evaluateCommand, exportWebCommand, predictCommand, serveCommand } from './commands/run_tools.js';
 
 /** The onnxtrain command line: thin commands that parse arguments into settings and call the library. */
 export async function main(argv: string[]): Promise<void> {
@@ -12,6 +13,10 @@ export async function main(argv: string[]): Promise<void> {
     .command(buildGraphsCommand)
     .command(summaryCommand)
     .command(trainCommand)
+    .command(evaluateCommand)
+    .command(predictCommand)
+    .command(exportWebCommand)
+    .command(serveCommand)
     .demandCommand(1, 'name a command: see --help')
     .strict()
     .parserConfiguration({ 'camel-case-expansion': true })

@@ -11,6 +11,8 @@ export interface PreparedData {
   trainIdx: Int32Array;
   valIdx: Int32Array;
   test: NormalizedSplit;
+  /** The test images as loaded (uint8), for sample pictures. */
+  rawTest: RawSplit;
 }
 
 export interface DataSettings {
@@ -42,5 +44,5 @@ export async function prepareData(dataset: DatasetInfo, s: DataSettings): Promis
   }
   const split = trainValSplit(train.n, { seed: s.seed, valSize });
   const norm = dataset.normalization;
-  return { train: normalizeSplit(train, norm), trainIdx: split.train, valIdx: split.val, test: normalizeSplit(test, norm) };
+  return { train: normalizeSplit(train, norm), trainIdx: split.train, valIdx: split.val, test: normalizeSplit(test, norm), rawTest: test };
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { loadCheckpoint, saveCheckpoint } from '../artifacts/checkpoint.js';
 import * as G from '../artifacts/graphs.js';
@@ -15,6 +16,7 @@ import { formatEpochLine, writeMetrics, type EpochMetrics } from '../report/metr
 import { renderCurves } from '../report/plot.js';
 import { ProgressBar } from '../report/progress.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
+import { writeSampleImages } from '../web/samples.js';
 import { prepareData } from './data.js';
 import { Runner } from './runner.js';
 import { defaultRunDir, runFile } from './run_dir.js';
@@ -218,8 +220,10 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   const test = data.test.n ? await runner.evaluate(data.test, Int32Array.from({ length: data.test.n }, (_, i) => i), s.evalBatchSize) : null;
   if (test) log(`Test Accuracy: ${(test.acc * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}, ${test.n} images)`);
   await finishRun(runDir, s, gs, runner.weights(), meta.history, test, stopped);
+  const t = data.rawTest;
+  await writeSampleImages({ dir: join(runDir, 'samples'), images: t.images, labels: t.labels, shape: [t.channels, t.height, t.width], classNames: gs.def.dataset.classNames.slice(0, gs.def.options.numClasses) });
   await runner.release();
-  log(`Outputs in ${runDir}/ (model.onnx, metrics.csv, curves.png, last/best.safetensors)`);
+  log(`Outputs in ${runDir}/ (model.onnx, metrics.csv, curves.png, last/best.safetensors, samples/)`);
   return { runDir, history: meta.history, test, stopped };
 }
 

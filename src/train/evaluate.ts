@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { readFile } from 'node:fs/promises';
+import type { DatasetName } from '../models/datasets.js';
+import { DATASETS } from '../models/datasets.js';
+import { normalizeSplit } from '../data/normalize.js';
+import { confusionMatrix, formatConfusion, overallAccuracy, perClassAccuracy, renderConfusion } from '../report/confusion.js';
+import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
+import { loadRaw } from './data.js';
+import { runFile } from './run_dir.js';
+import { createSession, type Device } from './session.js';
+
+export interface EvaluateSettings {
+  /** Run folder holding model.onnx and config.json. */
+  run: string;
+  /** Dataset folder. Default data/<dataset>. */
+  dataDir?: string;
+  /** Default 'cpu'. */
+  device?: Device;
+  /** Images per run. Default 1000. */
+  batchSize?: number;
+}
+
+export interface Evaluation {
+  accuracy: number;
+  perClass: { className: string; accuracy: number }[];
+  confusion: number[][];
+  text: string;
+  files: string[];
+}
+
+/** Test-set accuracy, per-class accuracy and the confusion matrix (text and PNG) of a trained run. */
+export async function evaluateRun(s: EvaluateSettings): Promise<Evaluation> {
+  const cfg = await readJson<{ dataset: DatasetName; classNames: string[]; limit: number | null }>(runFile(s.run, 'config'));
+  const info = DATASETS[cfg.dataset];
+  if (!info) throw new Error(`${runFile(s.run, 'config')}: unknown dataset '${cfg.dataset}'`);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(runFile(s.run, 'model'));
+  } catch {
+    throw new Error(`${runFile(s.run, 'model')} is missing: the run has not finished; continue it with npm run train -- --resume ${s.run}`);
+  }
+  const { test: raw } = await loadRaw(info, { dataDir: s.dataDir });
+  const test = normalizeSplit(raw, info.normalization);
+  const session = await createSession(bytes, { device: s.device ?? 'cpu' });
+  const K = cfg.classNames.length;
+  const predicted = new Int32Array(test.n);
+  const per = test.channels * test.height * test.width;
+  const B = s.batchSize ?? 1000;
+  for (let i = 0; i < test.n; i += B) {
+    const n = Math.min(B, test.n - i);
+    const out = await session.run({ input: new ort.Tensor('float32', test.images.subarray(i * per, (i + n) * per), [n, test.channels, test.height, test.width]) });
+    const logits = out.logits.data as Float32Array;
+    for (let r = 0; r < n; r++) {
+      let best = 0;
+      for (let c = 1; c < K; c++) if (logits[r * K + c] > logits[r * K + best]) best = c;
+      predicted[i + r] = best;
+    }
+  }
+  await session.release();
+  const cm = confusionMatrix(predicted, test.labels, K);
+  const accuracy = overallAccuracy(cm);
+  const perClass = perClassAccuracy(cm).map((a, i) => ({ className: cfg.classNames[i], accuracy: a }));
+  const text = [
+    `Test accuracy: ${(accuracy * 100).toFixed(2)}% on ${test.n} images`,
+    '',
+    'Per-class accuracy:',
+    ...perClass.map((p) => `  ${p.className.padEnd(12)} ${(p.accuracy * 100).toFixed(2)}%`),
+    '',
+    formatConfusion(cm, cfg.classNames),
+  ].join('\n');
+  const files = [join(s.run, 'confusion.png'), join(s.run, 'confusion.txt'), join(s.run, 'evaluation.json')];
+  await writeFileAtomic(files[0], await renderConfusion(cm, cfg.classNames));
+  await writeFileAtomic(files[1], text + '\n');
+  await writeJsonAtomic(files[2], { accuracy, perClass, confusion: cm.counts });
+  return { accuracy, perClass, confusion: cm.counts, text, files };
+}
