@@ -14,5 +14,5 @@ export function layerRows(model: ModelName, options: Partial<ModelOptions> = {})
 }
 
 export function modelSummary(model: ModelName, options: Partial<ModelOptions> = {}): string {
-  return formatSummary(layerRows(model, options).map((r) => ({ ...r, outputShape: r.outputShape.map(Number) })), model);
+  return formatSummary(layerRows(model, options).map((r) => ({ ...r, outputShape: r.outputShape.map((d, i) => (i === 0 ? -1 : Number(d))) })), model);
 }

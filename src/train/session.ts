@@ -17,7 +17,7 @@ export interface SessionSettings {
 
 const HOW_TO_GET: Record<Device, string> = {
   cpu: '',
-  cuda: 'install the CUDA binaries: ONNXRUNTIME_NODE_INSTALL_CUDA=v12 npm rebuild onnxruntime-node (needs CUDA 12 and cuDNN 9; see README "GPU")',
+  cuda: 'install the CUDA binaries: (cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=true node script/install) on Linux x64 with CUDA 12 and cuDNN 9 (see README "GPU")',
   webgpu: 'onnxruntime-node ships WebGPU for Windows, macOS and Linux x64; it needs a GPU with Vulkan/Metal/D3D12 drivers (see README "GPU")',
 };
 
