@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,6 +10,10 @@ import { makeRunFixture, writeTestImage } from '../helpers/run_fixture.js';
 
 const fixture = await makeRunFixture();
 const colourRun = await makeRunFixture({ inputShape: [3, 32, 32], seed: 2 });
+const temporary = [fixture.dir, colourRun.dir];
+after(async () => {
+  for (const dir of temporary) await rm(dir, { recursive: true, force: true });
+});
 
 /** float64 forward pass of the fixture MLP from the model's own initializers: relu(x W1^T + b1) W2^T + b2. */
 async function referenceProbabilities(run: string, x: Float32Array): Promise<number[]> {
@@ -74,6 +78,7 @@ test('a model.onnx path with config.json beside it works as the run', async () =
 
 test('bad runs and bad images fail with a message that names the problem', async () => {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-bad-'));
+  temporary.push(tmp);
   await assert.rejects(predict({ run: path.join(tmp, 'missing'), images: fixture.samples }), /does not exist; give a training run folder/);
   await assert.rejects(predict({ run: tmp, images: fixture.samples }), /has no model\.onnx/);
   const noConfig = await makeRunFixture({ dir: path.join(tmp, 'nc'), samples: false });

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -12,6 +12,7 @@ const GREY = { inputShape: [1, 28, 28], normalization: { mean: [0.5], std: [0.5]
 const RGB = { inputShape: [3, 32, 32], normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] } };
 
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-pre-'));
+after(() => rm(tmp, { recursive: true, force: true }));
 
 async function rawPng(file: string, width: number, height: number, channels: 1 | 3 | 4, pixel: (x: number, y: number, c: number) => number) {
   const px = Buffer.alloc(width * height * channels);

@@ -1,11 +1,12 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exportWeb } from '../../src/web/export.js';
 import { makeRunFixture, writeTestImage } from '../helpers/run_fixture.js';
 
 const fixture = await makeRunFixture();
+after(() => rm(fixture.dir, { recursive: true, force: true }));
 
 test('the export is a self-contained page: model byte-identical, config, runtime, page modules, samples', async () => {
   const res = await exportWeb({ run: fixture.dir });

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -19,8 +19,10 @@ let browser: Browser;
 let server: Server;
 let page: Page;
 let out: string;
+const cleanup: string[] = [];
 
 before(async () => {
+  await mkdir(ARTIFACTS, { recursive: true });
   out = (await exportWeb({ run: fixture.dir })).out;
   server = await serve({ dir: out, port: 0 });
   browser = await launchChromium();
@@ -32,6 +34,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
+  for (const dir of [fixture.dir, tmp, ...cleanup]) await rm(dir, { recursive: true, force: true });
 });
 
 /** Wait for a new result for `source` after `action`, and return its probabilities. */
@@ -105,6 +108,7 @@ test('a drawing is classified as Node classifies the same pixels', async () => {
 
 test('a colour (3-channel) model gives the same numbers in the page as in Node', async () => {
   const colour = await makeRunFixture({ inputShape: [3, 32, 32], seed: 7 });
+  cleanup.push(colour.dir);
   const colourOut = (await exportWeb({ run: colour.dir })).out;
   const colourServer = await serve({ dir: colourOut, port: 0 });
   const p = await browser.newPage();
@@ -156,4 +160,3 @@ test('a model that fails to load is reported on the page', async () => {
   }
 });
 
-await mkdir(ARTIFACTS, { recursive: true });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { preprocess } from '../../src/predict/preprocess.js';
@@ -24,4 +24,5 @@ test('sample PNGs hold the dataset pixels exactly, one per class in class order'
       for (let p = 0; p < per; p++) assert.equal(data[p], Math.fround(images[i * per + p] / 255), `${file} value ${p}`);
     }
   }
+  await rm(tmp, { recursive: true, force: true });
 });

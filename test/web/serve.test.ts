@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +29,10 @@ await symlink(path.join(base, 'outside'), path.join(root, 'dir-out'));
 await symlink(path.join(root, 'style.css'), path.join(root, 'link-in.css'));
 
 const server = await serve({ dir: root, port: 0 });
-after(() => server.close());
+after(async () => {
+  await server.close();
+  await rm(base, { recursive: true, force: true });
+});
 
 /** A raw request: the path goes on the wire exactly as given, as an attacker would send it. */
 function get(rawPath: string, method = 'GET', host = '127.0.0.1'): Promise<{ status: number; type?: string; body: string }> {
@@ -94,7 +97,7 @@ test('binds 127.0.0.1 only', async () => {
   assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
   if (external) await assert.rejects(get('/', 'GET', external.address), /ECONNREFUSED/);
-  await assert.rejects(get('/', 'GET', '::1'), /ECONNREFUSED|EADDRNOTAVAIL/);
+  await assert.rejects(get('/', 'GET', '::1'), /ECONNREFUSED|EADDRNOTAVAIL|EAFNOSUPPORT|ENETUNREACH/);
 });
 
 test('a missing folder or a busy port fails with a clear message', async () => {
