@@ -36,7 +36,8 @@ export async function predict(settings: PredictSettings): Promise<Prediction[]> 
   const ort = await import('onnxruntime-node');
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
-    session = await ort.InferenceSession.create(await readFile(run.modelPath));
+    // Errors only: ort's warnings (e.g. unused initializers) are noise for a prediction.
+    session = await ort.InferenceSession.create(await readFile(run.modelPath), { logSeverityLevel: 3 });
   } catch (e) {
     throw new Error(`${run.modelPath} failed to load in onnxruntime (${(e as Error).message}); re-export the model from its run`);
   }
