@@ -28,7 +28,9 @@ const TOL = {
   /**
    * A convolution's bias gradient sums N*H*W (up to 6272) terms of both signs per channel, so its value is
    * much smaller than its terms and the summation order (ours: ReduceSum; torch: its own kernel) shows at
-   * ~1.5e-5 of the value (complex-cnn features.7.bias).
+   * ~1.5e-5 of the value (cifar10-cnn features.7.bias; torch's own float32 error there is similar).
+   * A convolution's bias before BatchNorm has an exact gradient of 0 (BatchNorm subtracts the channel
+   * mean): both frameworks return rounding noise (~3e-8), which only the float32-error term bounds.
    */
   gradients: { rel: 3e-5 },
   buffers: { rel: 1e-5 },
@@ -37,17 +39,30 @@ const TOL = {
    * gradient at step 1 or 2 is small relative to the tensor's (cancellation) carries its float32 error
    * into the update at full weight: deep-mlp layers.8.weight differs by 2.3e-4 of its change after 3 Adam
    * steps while its gradients agree within 1e-6. A wrong update rule gives errors of order 1.
+   * An element with |g| ~ eps gets a step of anywhere between 0 and lr (RMSprop: 10 lr, its first step is
+   * lr g / sqrt(0.01 g^2)), and that changes the next gradients of every other tensor; so the float32
+   * allowance after the steps is torch's worst relative error over the whole model (modelNoise). Example:
+   * cifar10-cnn features.2.bias after 3 Adam steps is 45x torch's float32 error on that tensor away from
+   * torch, while our gradients at torch's own parameters of each step agree within 2e-6. RMSprop at lr 1e-3
+   * throws the CNNs' loss to ~30 by step 2, where torch float32 and float64 already differ by 2%
+   * (cifar10-cnn: 32.23 vs 32.98; ours 32.98).
    */
   steps: { rel: 5e-4 },
 } satisfies Record<string, Tolerance>;
 
-/** Largest relative error seen per kind, printed as test diagnostics (the numbers the tolerances come from). */
-const worst = new Map<string, number>();
-const note = (kind: string, c: Comparison) => worst.set(kind, Math.max(worst.get(kind) ?? 0, c.rel, c.sumRel));
+/**
+ * Largest errors seen per kind, printed as test diagnostics (the numbers the tolerances come from): relative
+ * to the tensor's scale, and as a multiple of torch's own float32 error.
+ */
+const worst = new Map<string, { rel: number; vsTorch32: number }>();
+function note(kind: string, c: Pick<Comparison, 'rel' | 'vsTorch32'>): void {
+  const w = worst.get(kind) ?? { rel: 0, vsTorch32: 0 };
+  worst.set(kind, { rel: Math.max(w.rel, c.rel), vsTorch32: Math.max(w.vsTorch32, c.vsTorch32) });
+}
 
 function assertLoss(what: string, ours: number, torch32: number, torch64: number, tol: Tolerance): void {
   const diff = Math.abs(ours - torch32);
-  worst.set(`${what} (loss)`, Math.max(worst.get(`${what} (loss)`) ?? 0, diff / Math.abs(torch32)));
+  note(`${what.replace(/ step \d/, ' steps')} loss`, { rel: diff / Math.abs(torch32), vsTorch32: diff / Math.max(Math.abs(torch32 - torch64), 1e-30) });
   assert.ok(diff <= tol.rel * Math.abs(torch32) + FLOAT32_NOISE * Math.abs(torch32 - torch64),
     `${what}: loss ${ours} vs torch ${torch32} (float64 torch: ${torch64})`);
 }
@@ -129,7 +144,7 @@ describe('train_loop.onnx', () => {
 
 describe('tolerance report', () => {
   it('records the largest relative errors', (t) => {
-    for (const [kind, rel] of worst) t.diagnostic(`${kind}: ${rel.toExponential(2)}`);
+    for (const [kind, w] of worst) t.diagnostic(`${kind}: ${w.rel.toExponential(2)} of scale, ${w.vsTorch32.toFixed(1)}x torch's float32 error`);
     assert.ok(worst.size > 0);
   });
 });
