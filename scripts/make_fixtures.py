@@ -2,6 +2,7 @@
 """PyTorch 1.13 golden fixtures for onnxtrain's reference models.
 
 Usage:
+    npm run fixtures                                   (= the next line with the default folder)
     python3 scripts/make_fixtures.py [OUT_DIR]         write the fixtures (default test/fixtures/pytorch)
     python3 scripts/make_fixtures.py eval JOBS.json    load checkpoints into torch modules, print eval logits
 
@@ -46,8 +47,9 @@ or a summary of a larger tensor
   index[j] = (j n) // SAMPLES + (7919 j) % max(1, n // SAMPLES).
 Every case is also run in float64 (the same float32 inputs, widened): `loss64`/`losses64` are its losses,
 and records of computed tensors carry "err32": max |float32 - float64| over the whole tensor, torch's own
-float32 rounding error (summaries also "sum_err32", the same for their sum), which tells a test how much of a difference float32 alone explains (Adam and
-RMSprop turn a gradient element near eps into a full +-lr step, so their updates can differ by ~2 lr).
+float32 rounding error (summaries also "sum_err32", the same for their sum). It tells a test how much of
+a difference float32 alone explains: Adam and RMSprop turn a gradient element near eps into a full
++-lr step, so their updates can differ by ~2 lr.
 Float32 values are written with 9 significant digits (exact), sums with Python's repr. Output is
 byte-for-byte deterministic.
 
