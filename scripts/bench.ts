@@ -1,0 +1,163 @@
+/**
+ * `npm run bench [-- models...] [--quick] [--epochs-frac F] [--threads 1,2] [--spinning off|on|both]
+ *  [--repeats R] [--torch auto|off] [--json FILE]`
+ *
+ * --threads sets onnxruntime's intra-op threads and PyTorch's torch.set_num_threads alike; without it
+ * each uses its own default (onnxruntime: one per core; this Debian PyTorch: 1).
+ *
+ * Seconds per epoch and samples per second of training each seed model through onnxtrain's Runner
+ * (train_loop graph in chunks of 100 steps, as `train` runs), and, when /usr/bin/python3 has torch, the
+ * same model, initial weights and batches in PyTorch, plain and with glibc's malloc tunables. Each
+ * figure is the median of --repeats timed runs from the same initial state. See BENCHMARKS.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as G from '../src/artifacts/graphs.js';
+import { initialWeights } from '../src/models/init.js';
+import { buildModelDef, isModelName, MODEL_NAMES, type ModelName } from '../src/models/registry.js';
+import { defaultOptimizerSettings } from '../src/optim/index.js';
+import { benchData, epochBatches, writeTorchInputs } from './bench_data.js';
+import { timeOurs, type Timing } from './bench_ours.js';
+
+const PYTHON = '/usr/bin/python3';
+const TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824';
+const BATCH = 64;
+
+/** Command-line settings; each default documented. */
+interface BenchSettings {
+  models: ModelName[];
+  /** Fraction of an epoch (781 steps of 64) timed per run. Default 1; --quick 0.03. */
+  epochsFrac: number;
+  /** Thread counts to measure; undefined = each library's default. Default [undefined]. */
+  threads: (number | undefined)[];
+  /** Spinning settings to measure. Default [false]. */
+  spinning: boolean[];
+  /** Timed repetitions per figure (the median is reported). Default 3; --quick 1. */
+  repeats: number;
+  /** Run PyTorch when available. Default true. */
+  torch: boolean;
+  json?: string;
+}
+
+function parse(argv: string[]): BenchSettings {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      'epochs-frac': { type: 'string' },
+      threads: { type: 'string' },
+      spinning: { type: 'string', default: 'off' },
+      repeats: { type: 'string' },
+      torch: { type: 'string', default: 'auto' },
+      json: { type: 'string' },
+    },
+  });
+  for (const m of positionals) if (!isModelName(m)) throw new Error(`unknown model '${m}': use any of ${MODEL_NAMES.join(', ')}`);
+  const frac = Number(values['epochs-frac'] ?? (values.quick ? 0.03 : 1));
+  if (!(frac > 0 && frac <= 1)) throw new Error(`--epochs-frac must be in (0, 1], got ${values['epochs-frac']}`);
+  const repeats = Number(values.repeats ?? (values.quick ? 1 : 3));
+  if (!(Number.isInteger(repeats) && repeats >= 1)) throw new Error(`--repeats must be a positive integer, got ${values.repeats}`);
+  const threads = values.threads === undefined ? [undefined] : values.threads.split(',').map((t) => {
+    const n = Number(t);
+    if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--threads takes positive integers separated by commas (e.g. 1,2), got '${t}'`);
+    return n;
+  });
+  const spinning = { off: [false], on: [true], both: [false, true] }[values.spinning];
+  if (!spinning) throw new Error(`--spinning must be off, on or both, got '${values.spinning}'`);
+  if (values.torch !== 'auto' && values.torch !== 'off') throw new Error(`--torch must be auto or off, got '${values.torch}'`);
+  return {
+    models: positionals.length ? (positionals as ModelName[]) : [...MODEL_NAMES],
+    epochsFrac: frac, threads, spinning, repeats, torch: values.torch === 'auto', json: values.json,
+  };
+}
+
+function torchVersion(): string | null {
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function timeTorch(dir: string, model: ModelName, threads: number | undefined, repeats: number, tuned: boolean): Timing & { threads: number } {
+  const env = { ...process.env };
+  if (tuned) env.GLIBC_TUNABLES = TUNABLES;
+  else delete env.GLIBC_TUNABLES;
+  const script = join(import.meta.dirname, '..', '..', 'scripts', 'bench_torch.py');
+  const r = spawnSync(PYTHON, [script, dir, model, String(threads ?? 0), String(repeats)], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`bench_torch.py failed for ${model}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  return { seconds: out.seconds, steps: out.steps, meanLoss: out.mean_loss, threads: out.threads };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+interface Row {
+  model: ModelName;
+  config: string;
+  steps: number;
+  stepsPerEpoch: number;
+  ours: Timing;
+  torchPlain?: Timing & { threads: number };
+  torchTuned?: Timing & { threads: number };
+}
+
+const perEpoch = (t: Timing, stepsPerEpoch: number) => (median(t.seconds) / t.steps) * stepsPerEpoch;
+const rate = (t: Timing) => (t.steps * BATCH) / median(t.seconds);
+
+function formatTable(rows: Row[]): string {
+  const head = ['model', 'config', 'steps', 'ours s/epoch', 'ours samples/s', 'torch s/epoch', 'torch samples/s', 'torch tuned s/epoch', 'torch tuned samples/s', 'mean loss ours / torch'];
+  const cell = (t: Timing | undefined, f: (t: Timing) => number, d: number) => (t ? f(t).toFixed(d) : '-');
+  const lines = rows.map((r) => [
+    r.model, r.config, String(r.steps),
+    perEpoch(r.ours, r.stepsPerEpoch).toFixed(2), rate(r.ours).toFixed(0),
+    cell(r.torchPlain, (t) => perEpoch(t, r.stepsPerEpoch), 2), cell(r.torchPlain, rate, 0),
+    cell(r.torchTuned, (t) => perEpoch(t, r.stepsPerEpoch), 2), cell(r.torchTuned, rate, 0),
+    `${r.ours.meanLoss.toFixed(4)} / ${r.torchTuned ? r.torchTuned.meanLoss.toFixed(4) : '-'}`,
+  ]);
+  const md = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [md(head), md(head.map(() => '---')), ...lines.map(md)].join('\n');
+}
+
+async function main() {
+  const s = parse(process.argv.slice(2));
+  const tv = s.torch ? torchVersion() : null;
+  const cores = availableParallelism();
+  console.error(`bench: ${s.models.join(', ')}; ${s.epochsFrac} epoch per run, median of ${s.repeats}; ${cores} cores; PyTorch ${tv ?? 'not used'}`);
+  const rows: Row[] = [];
+  for (const model of s.models) {
+    const def = buildModelDef(model);
+    const data = await benchData(def);
+    const sig = G.signature({ def, optimizer: defaultOptimizerSettings('adam') });
+    const weights = initialWeights(sig.all, 0);
+    const { stepsPerEpoch } = epochBatches(data.train.n, BATCH, 0);
+    const steps = Math.max(2, Math.round(stepsPerEpoch * s.epochsFrac));
+    const { indices } = epochBatches(data.train.n, BATCH, steps);
+    const dir = join(tmpdir(), `onnxtrain-bench-${process.pid}`, model);
+    if (tv) await writeTorchInputs(dir, data, indices, BATCH, weights);
+    for (const threads of s.threads) {
+      for (const spinning of s.spinning) {
+        let config = `ort threads ${threads ?? `default(${cores})`}, spinning ${spinning ? 'on' : 'off'}`;
+        console.error(`${model} (${data.source}), ${steps} steps, ${config} ...`);
+        const ours = await timeOurs({ def, data, weights, indices, batch: BATCH, threads, spinning, repeats: s.repeats });
+        const row: Row = { model, config, steps, stepsPerEpoch, ours };
+        // PyTorch has no spinning switch: time it once per thread count.
+        if (tv && spinning === s.spinning[0]) {
+          row.torchPlain = timeTorch(dir, model, threads, s.repeats, false);
+          row.torchTuned = timeTorch(dir, model, threads, s.repeats, true);
+          row.config += `; torch threads ${row.torchTuned.threads}`;
+        }
+        rows.push(row);
+        console.error(formatTable([row]).split('\n').at(-1));
+      }
+    }
+  }
+  console.log(formatTable(rows));
+  if (s.json) await writeFile(s.json, JSON.stringify({ date: new Date().toISOString(), cores, torch: tv, settings: s, rows }, null, 1));
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

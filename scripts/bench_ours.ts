@@ -1,0 +1,72 @@
+/** Time onnxtrain's training through the real Runner (train_loop graph, chunks of steps), as `train` runs it. */
+import ort from 'onnxruntime-node';
+import { zeroState } from '../src/artifacts/build.js';
+import * as G from '../src/artifacts/graphs.js';
+import { Rng } from '../src/data/rng.js';
+import type { Tensor } from '../src/graph/tensor.js';
+import type { ModelDef } from '../src/models/registry.js';
+import { defaultOptimizerSettings } from '../src/optim/index.js';
+import { Runner } from '../src/train/runner.js';
+import type { BenchData } from './bench_data.js';
+
+export interface OursSettings {
+  def: ModelDef;
+  data: BenchData;
+  weights: Map<string, Tensor>;
+  /** [steps, batch] sample indices into data.train. */
+  indices: BigInt64Array;
+  batch: number;
+  /** Intra-op threads; undefined = onnxruntime's default (one per core). */
+  threads?: number;
+  /** session.intra_op.allow_spinning. */
+  spinning: boolean;
+  /** Steps per Loop run, as the trainer's default chunk. Default 100. */
+  chunkSteps?: number;
+  /** Timed repetitions from the same initial state. */
+  repeats: number;
+}
+
+export interface Timing {
+  /** Wall seconds of each repetition. */
+  seconds: number[];
+  steps: number;
+  /** Mean training loss over the timed steps (same weights and batches give the same figure in PyTorch). */
+  meanLoss: number;
+}
+
+export async function timeOurs(s: OursSettings): Promise<Timing> {
+  const gs: G.GraphSettings = { def: s.def, optimizer: defaultOptimizerSettings('adam') };
+  const sig = G.signature(gs);
+  const runner = await Runner.create(gs, { device: 'cpu', threads: s.threads, spinning: s.spinning, runner: 'loop' });
+  const { train } = s.data;
+  const data = {
+    images: new ort.Tensor('float32', train.images, [train.n, train.channels, train.height, train.width]),
+    labels: new ort.Tensor('int64', BigInt64Array.from(train.labels, (v) => BigInt(v)), [train.n]),
+  };
+  const steps = s.indices.length / s.batch;
+  const chunk = s.chunkSteps ?? 100;
+  const runAll = async () => {
+    runner.load(s.weights, zeroState(sig), 0);
+    const noise = Rng.fromSeed(0, 'dropout');
+    let lossSum = 0;
+    const t0 = performance.now();
+    for (let k = 0; k < steps; k += chunk) {
+      const rows = Math.min(chunk, steps - k);
+      const r = await runner.trainLoop(data, s.indices.subarray(k * s.batch, (k + rows) * s.batch), rows, s.batch, 1e-3, noise);
+      for (const l of r.losses) lossSum += l;
+    }
+    return { seconds: (performance.now() - t0) / 1000, meanLoss: lossSum / steps };
+  };
+  // Warm-up: the first runs allocate onnxruntime's arenas and plan the Loop body.
+  runner.load(s.weights, zeroState(sig), 0);
+  await runner.trainLoop(data, s.indices.subarray(0, 2 * s.batch), 2, s.batch, 1e-3, Rng.fromSeed(0, 'dropout'));
+  const seconds: number[] = [];
+  let meanLoss = NaN;
+  for (let i = 0; i < s.repeats; i++) {
+    const r = await runAll();
+    seconds.push(r.seconds);
+    meanLoss = r.meanLoss;
+  }
+  await runner.release();
+  return { seconds, steps, meanLoss };
+}
