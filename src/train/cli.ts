@@ -20,10 +20,14 @@ export async function resolveSettings(partial: Partial<TrainSettings>, resume?: 
       earlyStopping: cfg.earlyStopping as number,
       limit: (cfg.limit as number | null) ?? undefined,
       frozen: (cfg.frozen as string[]) ?? [],
+      classes: (cfg.classes as number[] | null) ?? undefined,
+      augment: (cfg.augment as TrainSettings['augment'] | null) ?? undefined,
+      init: (cfg.init as string | null) ?? undefined,
       runner: cfg.runner as TrainSettings['runner'],
       device: partial.device ?? (cfg.device as TrainSettings['device']),
       threads: partial.threads,
       dataDir: partial.dataDir,
+      download: partial.download,
       out: resume,
     };
   }

@@ -1,3 +1,4 @@
+import type { AugmentSettings } from '../data/augment.js';
 import type { ModelName, ModelOptions } from '../models/registry.js';
 import type { OptimizerSettings } from '../optim/index.js';
 import type { Device } from './session.js';
@@ -29,6 +30,8 @@ export interface TrainSettings {
   out?: string;
   /** Dataset folder searched first and downloaded into. Default data/<dataset>. */
   dataDir?: string;
+  /** Download a missing dataset into dataDir. Default true. */
+  download?: boolean;
   /** Use only the first N training images (before the split) and N/6 test images: quick checks. Default: all. */
   limit?: number;
   /** 'loop' runs many steps per onnxruntime call (train_loop graph); 'step' one call per step. Default 'loop'. */
@@ -37,10 +40,19 @@ export interface TrainSettings {
   chunkSteps: number;
   /** Validation/test batch size. Default 1000. */
   evalBatchSize: number;
-  /** state_dict names of parameters to freeze (transfer learning). Default none. */
+  /** Parameters to freeze (transfer learning): state_dict names or name prefixes ('features'). Default none. */
   frozen: string[];
-  /** Start from these weights (a checkpoint) instead of fresh ones; non-matching names keep their init. */
+  /**
+   * Start from these weights instead of fresh ones (transfer learning). Names follow the state_dict; a
+   * shape may differ only for the classifier head, which then keeps its fresh initialisation. Default none.
+   */
   initWeights?: Map<string, import('../graph/tensor.js').Tensor>;
+  /** Where initWeights came from (a run folder, .safetensors or .onnx), recorded in config.json. Default none. */
+  init?: string;
+  /** Train on these dataset classes only, relabelled 0..k-1 in this order, with a k-output head. Default: all. */
+  classes?: number[];
+  /** Seeded augmentation of every training batch (validation and test images stay as they are). Default none. */
+  augment?: AugmentSettings;
   /** Print lines (epoch lines, final accuracy). Default console.log. */
   log: (line: string) => void;
   /** Progress output; default process.stderr (drawn only on a TTY). */

@@ -18,10 +18,12 @@ import { ProgressBar } from '../report/progress.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { writeSampleImages } from '../web/samples.js';
 import { prepareData } from './data.js';
+import { AugmentFeed, type AugmentedRows } from './augment_feed.js';
 import { Runner } from './runner.js';
 import { defaultRunDir, runFile } from './run_dir.js';
 import { checkDevice } from './session.js';
 import type { TrainSettings } from './settings.js';
+import { applyInitWeights, expandFrozen, loadInitWeights } from './transfer.js';
 
 /** Where a run stands; saved in every checkpoint so that `--resume` continues exactly. */
 export interface RunMeta {
@@ -32,7 +34,8 @@ export interface RunMeta {
   step: number;
   /** Inside an epoch that a stop interrupted: batches done and the running sums so far. */
   position: { batchesDone: number; lossSum: number; correct: number; seen: number; seconds: number } | null;
-  rng: { shuffle: RngState; noise: RngState };
+  /** augment: the augmentation stream (absent in checkpoints from before augmentation existed). */
+  rng: { shuffle: RngState; noise: RngState; augment?: RngState };
   history: EpochMetrics[];
   best: { valLoss: number; epoch: number } | null;
   /** Epochs since the validation loss last improved (early stopping). */
@@ -67,7 +70,8 @@ export function runConfig(s: TrainSettings, def: ModelDef) {
     options: def.options,
     dataset: def.dataset.name,
     inputShape: def.dataset.inputShape,
-    classNames: def.dataset.classNames.slice(0, def.options.numClasses),
+    classNames: classNamesOf(s, def),
+    classes: s.classes ?? null,
     normalization: def.dataset.normalization,
     optimizer: s.optimizer,
     epochs: s.epochs,
@@ -77,21 +81,29 @@ export function runConfig(s: TrainSettings, def: ModelDef) {
     earlyStopping: s.earlyStopping,
     limit: s.limit ?? null,
     frozen: s.frozen,
+    init: s.init ?? null,
+    augment: s.augment ?? null,
     runner: s.runner,
     device: s.device,
   };
 }
 
+/** The class names of the run's outputs: the dataset's, or those of the --classes subset in its order. */
+export function classNamesOf(s: Pick<TrainSettings, 'classes'>, def: ModelDef): string[] {
+  return s.classes ? s.classes.map((c) => def.dataset.classNames[c]) : def.dataset.classNames.slice(0, def.options.numClasses);
+}
+
 /** Train a model as the reference notebook does, writing the run folder; see README "Training runs". */
 export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Promise<TrainResult> {
   checkDevice(s.device);
-  const def = buildModelDef(s.model, s.options);
-  const gs: G.GraphSettings = { def, optimizer: s.optimizer, frozen: s.frozen };
+  const def = buildModelDef(s.model, s.classes ? { ...s.options, numClasses: s.classes.length } : s.options);
+  const frozen = expandFrozen(G.signature({ def, optimizer: s.optimizer }).all, s.frozen, s.model);
+  const gs: G.GraphSettings = { def, optimizer: s.optimizer, frozen };
   const sig = G.signature(gs);
   const runDir = resumeMeta?.dir ?? s.out ?? defaultRunDir(s.model);
   const log = s.log;
 
-  const data = await prepareData(def.dataset, { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, limit: s.limit, log });
+  const data = await prepareData(def.dataset, { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log });
   const runner = await Runner.create(gs, { device: s.device, threads: s.threads, spinning: s.spinning, runner: s.runner });
 
   let meta: RunMeta;
@@ -104,11 +116,17 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
     if (existsSync(runFile(runDir, 'last'))) throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or pass another --out`);
     await mkdir(runDir, { recursive: true });
     const weights = initialWeights(sig.all, s.seed);
-    for (const [k, t] of s.initWeights ?? []) if (weights.has(k) && weights.get(k)!.dims.join() === t.dims.join()) weights.set(k, t);
+    const init = s.initWeights ?? (s.init ? await loadInitWeights(s.init) : undefined);
+    if (init) {
+      const r = applyInitWeights(weights, init, sig.all, s.model);
+      log(`Initial weights from ${s.init ?? 'initWeights'}: ${r.loaded.length} tensors loaded` +
+        (r.replaced.length ? `, new head ${r.replaced.join(', ')} (${def.options.numClasses} classes)` : '') +
+        (frozen.length ? `; frozen: ${frozen.join(', ')}` : ''));
+    }
     runner.load(weights, zeroState(sig), 0);
     meta = {
       model: s.model, epoch: 0, step: 0, position: null,
-      rng: { shuffle: Rng.fromSeed(s.seed, 'shuffle').getState(), noise: Rng.fromSeed(s.seed, 'dropout').getState() },
+      rng: { shuffle: Rng.fromSeed(s.seed, 'shuffle').getState(), noise: Rng.fromSeed(s.seed, 'dropout').getState(), augment: Rng.fromSeed(s.seed, 'augment').getState() },
       history: [], best: null, stale: 0,
     };
     await writeJsonAtomic(runFile(runDir, 'config'), runConfig(s, def));
@@ -128,8 +146,10 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   process.on('SIGINT', onSigint);
   const budget = { steps: s.stopAfterSteps ?? Infinity };
   let stopped: TrainResult['stopped'] = 'done';
+  const feed = s.augment ? AugmentFeed.create(data.train, { ...s.augment, normalization: def.dataset.normalization }) : null;
   const imagesTensor = new ort.Tensor('float32', data.train.images, [data.train.n, data.train.channels, data.train.height, data.train.width]);
   const labelsTensor = new ort.Tensor('int64', BigInt64Array.from(data.train.labels, (v) => BigInt(v)), [data.train.n]);
+  const imageDims = [data.train.channels, data.train.height, data.train.width];
 
   try {
     while (meta.epoch < s.epochs) {
@@ -141,16 +161,43 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
       const t0 = performance.now() - pos.seconds * 1000;
       const progress = s.progress === null ? null : new ProgressBar({ total, label: `Epoch ${meta.epoch + 1}/${s.epochs}`, stream: s.progress ?? process.stderr, initial: { done: pos.batchesDone, samples: pos.seen } });
       const lr = s.optimizer.lr;
+      // A chunk: `rows` Loop steps from batch k, or one single step (the step runner, the last partial batch).
+      const chunkAt = (k: number, left: number) => {
+        const loop = k < plan.steps && s.runner === 'loop';
+        const rows = loop ? Math.min(s.chunkSteps, plan.steps - k, left) : 1;
+        return { k, rows, loop, indices: loop ? plan.full.subarray(k * s.batchSize, (k + rows) * s.batchSize) : batchRows(plan, k, s.batchSize) };
+      };
+      // With augmentation the worker prepares the next chunk while this one trains. The generator state
+      // kept in meta is the one after the last chunk trained, so a stop discards any prefetched chunk.
+      let augState = meta.rng.augment ?? Rng.fromSeed(s.seed, 'augment').getState();
+      const prefetch = (k: number, left: number, restart: boolean) => {
+        if (!feed || k >= total || left <= 0) return null;
+        const c = chunkAt(k, left);
+        const ready = feed.request(c.indices, restart ? augState : undefined);
+        ready.catch(() => {});
+        return { ...c, ready };
+      };
+      let next = prefetch(pos.batchesDone, budget.steps, true);
 
       while (pos.batchesDone < total) {
         if (stopRequested || budget.steps <= 0) break;
         const k = pos.batchesDone;
-        const res = k < plan.steps && s.runner === 'loop'
-          ? await (async () => {
-              const rows = Math.min(s.chunkSteps, plan.steps - k, budget.steps);
-              return runner.trainLoop({ images: imagesTensor, labels: labelsTensor }, plan.full.subarray(k * s.batchSize, (k + rows) * s.batchSize), rows, s.batchSize, lr, noise);
-            })()
-          : await runner.trainStep(gatherBatch(data.train, batchRows(plan, k, s.batchSize)), [data.train.channels, data.train.height, data.train.width], lr, noise);
+        let res;
+        if (next) {
+          const c = next;
+          const rows: AugmentedRows = await c.ready;
+          next = prefetch(k + c.rows, budget.steps - c.rows, false);
+          res = c.loop
+            ? await runner.trainLoop({ images: new ort.Tensor('float32', rows.images, [rows.n, ...imageDims]), labels: new ort.Tensor('int64', rows.labels, [rows.n]) },
+              identityIndices(rows.n), c.rows, s.batchSize, lr, noise)
+            : await runner.trainStep(rows, imageDims, lr, noise);
+          augState = rows.state;
+        } else {
+          const c = chunkAt(k, budget.steps);
+          res = c.loop
+            ? await runner.trainLoop({ images: imagesTensor, labels: labelsTensor }, c.indices, c.rows, s.batchSize, lr, noise)
+            : await runner.trainStep(gatherBatch(data.train, c.indices), imageDims, lr, noise);
+        }
         for (let i = 0; i < res.losses.length; i++) {
           if (!Number.isFinite(res.losses[i])) {
             throw new NonFiniteLoss(`loss became ${res.losses[i]} at epoch ${meta.epoch + 1}, step ${runner.step - res.losses.length + i + 1}: lower --lr (now ${lr}); ` +
@@ -169,7 +216,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
       if (pos.batchesDone < total) {
         // Stopped inside the epoch: save where we are so that --resume continues exactly here.
         pos.seconds = (performance.now() - t0) / 1000;
-        meta = { ...meta, step: runner.step, position: pos, rng: { shuffle: meta.rng.shuffle, noise: noise.getState() } };
+        meta = { ...meta, step: runner.step, position: pos, rng: { shuffle: meta.rng.shuffle, noise: noise.getState(), augment: augState } };
         await save('last');
         stopped = 'interrupted';
         break;
@@ -190,7 +237,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
         epoch: meta.epoch + 1,
         step: runner.step,
         position: null,
-        rng: { shuffle: shuffle.getState(), noise: noise.getState() },
+        rng: { shuffle: shuffle.getState(), noise: noise.getState(), augment: augState },
         history: [...meta.history, m],
         best: improved ? { valLoss: m.valLoss, epoch: m.epoch } : meta.best,
         stale: improved ? 0 : meta.stale + 1,
@@ -207,6 +254,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
     }
   } finally {
     process.off('SIGINT', onSigint);
+    await feed?.close();
   }
 
   if (stopped === 'interrupted') {
@@ -221,10 +269,18 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   if (test) log(`Test Accuracy: ${(test.acc * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}, ${test.n} images)`);
   await finishRun(runDir, s, gs, runner.weights(), meta.history, test, stopped);
   const t = data.rawTest;
-  await writeSampleImages({ dir: join(runDir, 'samples'), images: t.images, labels: t.labels, shape: [t.channels, t.height, t.width], classNames: gs.def.dataset.classNames.slice(0, gs.def.options.numClasses) });
+  await writeSampleImages({ dir: join(runDir, 'samples'), images: t.images, labels: t.labels, shape: [t.channels, t.height, t.width], classNames: classNamesOf(s, def) });
   await runner.release();
   log(`Outputs in ${runDir}/ (model.onnx, metrics.csv, curves.png, last/best.safetensors, samples/)`);
   return { runDir, history: meta.history, test, stopped };
+}
+
+const identities = new Map<number, BigInt64Array>();
+/** 0..n-1: the batch_indices of a chunk whose rows are already gathered in order. */
+function identityIndices(n: number): BigInt64Array {
+  let v = identities.get(n);
+  if (!v) identities.set(n, (v = BigInt64Array.from({ length: n }, (_, i) => BigInt(i))));
+  return v;
 }
 
 function batchRows(plan: BatchPlan, k: number, batchSize: number): BigInt64Array {
@@ -241,7 +297,7 @@ async function finishRun(runDir: string, s: TrainSettings, gs: G.GraphSettings, 
   const results = { model: s.model, epochs: history.length, stopped, test, best: history.reduce<EpochMetrics | null>((b, m) => (!b || m.valLoss < b.valLoss ? m : b), null), final: history.at(-1) ?? null };
   await writeJsonAtomic(runFile(runDir, 'results'), results);
   const lines = [
-    modelSummary(s.model, s.options),
+    modelSummary(s.model, gs.def.options),
     '',
     ...history.map((m) => formatEpochLine(m, s.epochs)),
     test ? `Test Accuracy: ${(test.acc * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}, ${test.n} images)` : 'No test set.',
