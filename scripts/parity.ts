@@ -205,7 +205,8 @@ export function formatParity(r: ParityResult): string {
   return lines.join('\n');
 }
 
-function parse(argv: string[]): ParitySettings {
+/** Command-line arguments to settings; throws a one-line error naming the bad argument. */
+export function parseParityArgs(argv: string[]): ParitySettings {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -237,7 +238,7 @@ function parse(argv: string[]): ParitySettings {
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  parity(parse(process.argv.slice(2)))
+  Promise.resolve().then(() => parity(parseParityArgs(process.argv.slice(2))))
     .then((r) => console.log(formatParity(r)))
     .catch((e) => {
       console.error(e instanceof Error ? e.message : e);
