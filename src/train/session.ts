@@ -1,4 +1,6 @@
 import ort from 'onnxruntime-node';
+import { GraphBuilder } from '../graph/builder.js';
+import { encodeModel } from '../onnx/model.js';
 
 export type Device = 'cpu' | 'cuda' | 'webgpu';
 export const DEVICES: Device[] = ['cpu', 'cuda', 'webgpu'];
@@ -25,11 +27,25 @@ function providers(device: Device): ort.InferenceSession.ExecutionProviderConfig
   return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
 }
 
-/** Check up front that an execution provider exists in this onnxruntime-node install. */
-export function checkDevice(device: Device): void {
+/**
+ * Check up front, before any data loads, that an execution provider exists and starts: a one-node session
+ * on it alone. onnxruntime's own log lines about a missing provider are silenced; the error says what to do.
+ */
+export async function checkDevice(device: Device): Promise<void> {
   if (!DEVICES.includes(device)) throw new Error(`unknown device '${device}': use one of ${DEVICES.join(', ')}`);
   const backend = ort.listSupportedBackends().find((b) => b.name === device);
   if (!backend) throw new Error(`onnxruntime-node on this platform has no ${device} execution provider: ${HOW_TO_GET[device]}`);
+  if (device === 'cpu') return;
+  ort.env.logLevel = 'fatal';
+  const b = new GraphBuilder('probe');
+  b.output(b.op1('Relu', [b.input('x', 'float32', [1])], {}, { outputs: ['y'] }));
+  try {
+    const s = await ort.InferenceSession.create(encodeModel(b.graph), { executionProviders: [device], logSeverityLevel: 4 });
+    await s.release();
+  } catch (e) {
+    const why = (e as Error).message.split('\n')[0].replace(/\S+\.(cc|cpp|h):\d+\s*/g, '').replace(/^.*?(Failed to load shared library|cannot open shared object file)/i, '$1').slice(0, 120);
+    throw new Error(`the ${device} execution provider could not start (${why}): ${HOW_TO_GET[device]}`);
+  }
 }
 
 export async function createSession(model: Uint8Array, s: SessionSettings): Promise<ort.InferenceSession> {

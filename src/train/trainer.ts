@@ -95,7 +95,7 @@ export function classNamesOf(s: Pick<TrainSettings, 'classes'>, def: ModelDef): 
 
 /** Train a model as the reference notebook does, writing the run folder; see README "Training runs". */
 export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Promise<TrainResult> {
-  checkDevice(s.device);
+  await checkDevice(s.device);
   const def = buildModelDef(s.model, s.classes ? { ...s.options, numClasses: s.classes.length } : s.options);
   const frozen = expandFrozen(G.signature({ def, optimizer: s.optimizer }).all, s.frozen, s.model);
   const gs: G.GraphSettings = { def, optimizer: s.optimizer, frozen };

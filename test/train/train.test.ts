@@ -86,6 +86,7 @@ test('bad input: one line naming the problem, non-zero exit', () => {
     [['train', 'simple-mlp', '--optimizer', 'adagrad'], /optimizer/],
     [['train', '--resume', '/nonexistent/run'], /\/nonexistent\/run\/config\.json/],
     [['train'], /name a model to train/],
+    [['train', 'simple-mlp', '--device', 'cuda', '--out', join(tmp(), 'cuda')], /the cuda execution provider could not start .*install the CUDA binaries/],
   ];
   for (const [args, re] of cases) {
     const r = cli(...args);
