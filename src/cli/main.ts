@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { buildGraphsCommand } from './commands/build_graphs.js';
+import { experimentCommand } from './commands/experiment.js';
 import { summaryCommand } from './commands/summary.js';
 import { trainCommand } from './commands/train.js';
 import { evaluateCommand, exportWebCommand, predictCommand, serveCommand } from './commands/run_tools.js';
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(predictCommand)
     .command(exportWebCommand)
     .command(serveCommand)
+    .command(experimentCommand)
     .demandCommand(1, 'name a command: see --help')
     .strict()
     .parserConfiguration({ 'camel-case-expansion': true })
