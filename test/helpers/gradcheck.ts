@@ -3,6 +3,7 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import type { DType } from '../../src/graph/tensor.js';
 import { buildGradients } from '../../src/autodiff/gradients.js';
 import { encodeModel } from '../../src/onnx/model.js';
+import { seeded } from './seeded.js';
 
 /** One graph input of the op under test. */
 export interface CheckInput {
@@ -48,17 +49,8 @@ export interface GradcheckRun {
   gradOps: string[];
 }
 
-/** mulberry32: a small seeded generator, values in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded test values in [0, 1). */
+export const rng = seeded;
 
 /** n distinct values in (-1, 1), at least 1.5/n apart: a shuffled grid, so no near-ties at the FD step. */
 export function spaced(n: number, seed: number): number[] {

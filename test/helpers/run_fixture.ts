@@ -7,18 +7,9 @@ import { INPUT, LOGITS, PROBABILITIES } from '../../src/graph/names.js';
 import { tensor } from '../../src/graph/tensor.js';
 import { encodeModel } from '../../src/onnx/model.js';
 import type { RunConfig } from '../../src/predict/run_config.js';
+import { seeded } from './seeded.js';
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded };
 
 export interface RunFixtureSettings {
   /** Folder to write the run into; default a fresh folder under the OS temp dir. */

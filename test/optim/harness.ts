@@ -5,22 +5,17 @@ import * as names from '../../src/graph/names.js';
 import { encodeModel } from '../../src/onnx/model.js';
 import { buildOptimizerGraph, stateSlots, type OptimizerSettings, type ParamSpec } from '../../src/optim/index.js';
 import { referenceStep, type RefState } from './reference.js';
+import { seeded } from '../helpers/seeded.js';
 
 export const PARAMS: ParamSpec[] = [
   { name: 'layers.0.weight', shape: [4, 5] },
   { name: 'layers.0.bias', shape: [4] },
 ];
 
-/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
+/** Deterministic uniform numbers in [-1, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const u = seeded(seed);
+  return () => u() * 2 - 1;
 }
 
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
