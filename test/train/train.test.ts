@@ -104,3 +104,23 @@ test('training into a folder that holds a run refuses and keeps it', { skip: noD
   await assert.rejects(train({ ...s, out }), /already holds a run: continue it with --resume/);
   assert.deepEqual(readFileSync(join(out, 'last.safetensors')), before);
 });
+
+test('Ctrl-C saves the run and exits 130; --resume finishes it', { skip: noData }, async () => {
+  const { spawn } = await import('node:child_process');
+  const out = join(tmp(), 'sigint');
+  const child = spawn(process.execPath, [CLI, 'train', 'simple-mlp', '--epochs', '3', '--limit', '30000', '--chunk-steps', '20', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => /Training simple-mlp/.test(String(d)) && resolve()));
+  await new Promise((r) => setTimeout(r, 700));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted: saved .*last\.safetensors; continue with --resume/);
+  const ck = await loadCheckpoint<{ position: unknown; epoch: number }>(join(out, 'last.safetensors'));
+  assert.ok(ck.meta.position, 'the checkpoint records the position inside the epoch');
+  const r = cli('train', '--resume', out);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Resuming .* after epoch \d+ and \d+ batches/);
+  assert.equal((await readMetrics(out)).length, 3);
+});
