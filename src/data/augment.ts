@@ -104,6 +104,9 @@ export class Augmenter {
 
   private jitter(images: Float32Array, off: number, rng: Rng): void {
     const s = this.settings;
+    // A fresh permutation per image (torchvision's randperm), so one image's result depends only on the
+    // generator state, not on which images this Augmenter saw before (exact resume needs that).
+    this.order.set([0, 1, 2]);
     rng.shuffle(this.order);
     const factors = [NaN, NaN, NaN];
     for (const t of this.order) {
