@@ -10,6 +10,17 @@ import { staticSpatial, windowOf, windowOutput, type Window } from './window.js'
  */
 const IM2COL_MAX_TAPS = 16;
 
+/** Input channels from which dX uses a Conv with the flipped kernel instead of ConvTranspose (see below). */
+const FLIPPED_MIN_CHANNELS = 32;
+
+/**
+ * Input channels from which the im2col weight gradient multiplies each tap's slice on its own and sums the
+ * products, instead of concatenating the taps first: the Concat copies the whole column matrix once more
+ * (64 x 288 x 784 floats for a 32-channel 28x28 layer). Measured (one thread): 64 channels at 14x14 14.3
+ * vs 19.4 ms, 32 at 28x28 equal; 1 and 16 channels lose (0.9 -> 1.3 ms, 1.8 -> 2.2 ms).
+ */
+const PER_TAP_MIN_CHANNELS = 32;
+
 /** dW = sum_n dY_n [M, P] . cols_n^T [P, C kh kw]: cols gathers, per tap, the strided input window. */
 function weightGradIm2col(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [Ho, Wo]: number[]): string {
   const [kh, kw] = w.kernel;
@@ -24,10 +35,20 @@ function weightGradIm2col(b: GraphBuilder, x: string, dY: string, w: Window, C: 
       taps.push(b.op1('Slice', [xp, starts, ends, b.constant([2, 3], 'int64'), b.constant([sh, sw], 'int64')]));
     }
   }
+  const dYt = b.op1('Transpose', [b.op1('Reshape', [dY, b.constant([0, M, Ho * Wo], 'int64')])], { perm: [0, 2, 1] });
+  if (C >= PER_TAP_MIN_CHANNELS && taps.length > 1) {
+    // Tap t: sum_n tap_n [C, P] . dY_n^T [P, M] = dW[:, :, t]^T; stacked on a last axis: [C, M, kh kw].
+    const flat = b.constant([0, C, Ho * Wo], 'int64');
+    const perTap = taps.map((t) => b.op1('Unsqueeze', [
+      b.op1('ReduceSum', [b.op1('MatMul', [b.op1('Reshape', [t, flat]), dYt]), b.constant([0], 'int64')], { keepdims: 0 }),
+      b.constant([2], 'int64'),
+    ]));
+    const stacked = b.op1('Concat', perTap, { axis: 2 });
+    return b.op1('Reshape', [b.op1('Transpose', [stacked], { perm: [1, 0, 2] }), b.constant([M, C, kh, kw], 'int64')]);
+  }
   // [N, C, kh kw Ho, Wo] is [N, C, kh kw, Ho, Wo] in memory, so one Reshape gives [N, C kh kw, Ho Wo].
   const cat = taps.length === 1 ? taps[0] : b.op1('Concat', taps, { axis: 2 });
   const cols = b.op1('Reshape', [cat, b.constant([0, C * kh * kw, Ho * Wo], 'int64')]);
-  const dYt = b.op1('Transpose', [b.op1('Reshape', [dY, b.constant([0, M, Ho * Wo], 'int64')])], { perm: [0, 2, 1] });
   const perSample = b.op1('MatMul', [cols, dYt]);
   const summed = b.op1('ReduceSum', [perSample, b.constant([0], 'int64')], { keepdims: 0 });
   return b.op1('Reshape', [b.op1('Transpose', [summed], { perm: [1, 0] }), b.constant([M, C, kh, kw], 'int64')]);
@@ -52,9 +73,27 @@ function weightGradSwapped(b: GraphBuilder, x: string, dY: string, w: Window, [H
   return b.op1('Transpose', [dWt], swap);
 }
 
+/**
+ * Stride 1 and at least FLIPPED_MIN_CHANNELS input channels: dX = Conv(dY, W') with
+ * W'[c, m, i, j] = W[m, c, kh-1-i, kw-1-j] and pads k-1-p. A plain Conv runs onnxruntime's blocked (NCHWc)
+ * kernels where ConvTranspose goes through Gemm + col2im. Measured (scripts/bench_ops.ts, one thread,
+ * batch 64): 32->32 at 28x28 13.7 vs 19.8 ms, 64->32 at 14x14 6.5 vs 8.1 ms, 64->64 14.9 vs 17.8 ms; but
+ * 32->16 at 14x14 (basic-cnn) 1.7 vs 1.4 ms, so narrower layers keep ConvTranspose. Null where not used.
+ */
+function inputGradFlipped(b: GraphBuilder, dY: string, wt: string, w: Window, C: number): string | null {
+  const [kh, kw] = w.kernel;
+  const [pt, pl, pb, pr] = w.pads;
+  if (C < FLIPPED_MIN_CHANNELS || w.strides.some((s) => s !== 1) || pt > kh - 1 || pb > kh - 1 || pl > kw - 1 || pr > kw - 1) return null;
+  const flipped = b.op1('Slice', [
+    b.op1('Transpose', [wt], { perm: [1, 0, 2, 3] }),
+    b.constant([-1, -1], 'int64'), b.constant([-kh - 1, -kw - 1], 'int64'), b.constant([2, 3], 'int64'), b.constant([-1, -1], 'int64'),
+  ]);
+  return b.op1('Conv', [dY, flipped], { kernel_shape: w.kernel, pads: [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr] });
+}
+
 export const conv: RuleTable = {
   // Y[n,m] = sum_c X[n,c] (*) W[m,c] + B[m]  (2-D cross-correlation with strides and pads)
-  //   dX = ConvTranspose(dY, W) with output_padding restoring X's size
+  //   dX = ConvTranspose(dY, W) with output_padding restoring X's size (stride 1: Conv with W flipped)
   //   dW[m,c] = sum_n X[n,c] (*) dY[n,m]  (im2col + MatMul, or Conv with batch and channels swapped)
   //   dB[m] = sum over n, h, w of dY[n,m]
   Conv: {
@@ -78,7 +117,8 @@ export const conv: RuleTable = {
       if (typeof C !== 'number' || typeof M !== 'number') throw new Error('Conv gradient: channel counts must be static');
       const [Ho, Wo] = staticSpatial('Conv', b.shape(n.outputs[0]));
       let dX: string | null = null;
-      if (needs[0]) {
+      if (needs[0]) dX = inputGradFlipped(b, dY!, wt, w, C);
+      if (needs[0] && !dX) {
         const outputPadding = [
           H - ((Ho - 1) * w.strides[0] + w.kernel[0] - w.pads[0] - w.pads[2]),
           W - ((Wo - 1) * w.strides[1] + w.kernel[1] - w.pads[1] - w.pads[3]),

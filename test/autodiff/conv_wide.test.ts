@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runGradients } from '../helpers/gradcheck.js';
+
+// Layers with 32+ input channels take the faster formulations (dX through a Conv with the flipped kernel,
+// dW through one MatMul per tap): checked against a direct float64 evaluation of the backward sums.
+
+/** dX[n,c,h,w] = sum_{m,i,j} R[n,m,ho,wo] W[m,c,i,j] with h = ho s - p + i; dW[m,c,i,j] = sum_{n,ho,wo} R X. */
+function reference(x: number[], w: number[], r: number[], [N, C, H, W]: number[], [M, , K]: number[], s: number, p: number) {
+  const Ho = Math.floor((H + 2 * p - K) / s) + 1;
+  const Wo = Math.floor((W + 2 * p - K) / s) + 1;
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let ho = 0; ho < Ho; ho++) for (let wo = 0; wo < Wo; wo++) {
+    const g = r[((n * M + m) * Ho + ho) * Wo + wo];
+    for (let c = 0; c < C; c++) for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) {
+      const h = ho * s - p + i;
+      const v = wo * s - p + j;
+      if (h < 0 || v < 0 || h >= H || v >= W) continue;
+      const xi = ((n * C + c) * H + h) * W + v;
+      const wi = ((m * C + c) * K + i) * K + j;
+      dx[xi] += g * w[wi];
+      dw[wi] += g * x[xi];
+    }
+  }
+  return { dx, dw };
+}
+
+function close(got: number[], want: Float64Array, what: string) {
+  const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+  got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= 1e-4 * scale + 1e-5, `${what}[${i}]: ${g} vs ${want[i]}`));
+}
+
+const cases = [
+  { label: 'k3 p1 s1, 32 -> 4 channels', x: [2, 32, 5, 5], w: [4, 32, 3, 3], s: 1, p: 1, flipped: true },
+  { label: 'k3 p0 s1, 40 -> 3 channels', x: [2, 40, 4, 6], w: [3, 40, 3, 3], s: 1, p: 0, flipped: true },
+  { label: 'k3 p1 s2, 32 -> 2 channels (ConvTranspose for dX)', x: [1, 32, 6, 6], w: [2, 32, 3, 3], s: 2, p: 1, flipped: false },
+];
+for (const c of cases) {
+  test(`Conv ${c.label}: dX and dW equal the direct sums`, async () => {
+    const run = await runGradients({
+      dtype: 'float32',
+      inputs: { x: { dims: c.x }, w: { dims: c.w } },
+      build: (b, v) => b.op1('Conv', [v.x, v.w], { pads: [c.p, c.p, c.p, c.p], strides: [c.s, c.s] }),
+    });
+    const want = reference(run.inputs.x, run.inputs.w, run.weights, c.x, c.w, c.s, c.p);
+    close(run.grads.x, want.dx, 'dX');
+    close(run.grads.w, want.dw, 'dW');
+    assert.equal(run.gradOps.includes('ConvTranspose'), !c.flipped, `gradient ops: ${run.gradOps.join(' ')}`);
+    assert.equal(run.gradOps.filter((o) => o === 'MatMul').length, 9, 'one MatMul per tap');
+  });
+}
