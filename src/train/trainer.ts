@@ -17,7 +17,7 @@ import { renderCurves } from '../report/plot.js';
 import { ProgressBar } from '../report/progress.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { writeSampleImages } from '../web/samples.js';
-import { prepareData } from './data.js';
+import { checkClasses, prepareData } from './data.js';
 import { AugmentFeed, type AugmentedRows } from './augment_feed.js';
 import { Runner } from './runner.js';
 import { defaultRunDir, runFile } from './run_dir.js';
@@ -96,11 +96,13 @@ export function classNamesOf(s: Pick<TrainSettings, 'classes'>, def: ModelDef): 
 /** Train a model as the reference notebook does, writing the run folder; see README "Training runs". */
 export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Promise<TrainResult> {
   await checkDevice(s.device);
+  if (s.classes) checkClasses(s.classes, buildModelDef(s.model, s.options).dataset);
   const def = buildModelDef(s.model, s.classes ? { ...s.options, numClasses: s.classes.length } : s.options);
   const frozen = expandFrozen(G.signature({ def, optimizer: s.optimizer }).all, s.frozen, s.model);
   const gs: G.GraphSettings = { def, optimizer: s.optimizer, frozen };
   const sig = G.signature(gs);
   const runDir = resumeMeta?.dir ?? s.out ?? defaultRunDir(s.model);
+  const init = resumeMeta ? undefined : s.initWeights ?? (s.init ? await loadInitWeights(s.init) : undefined);
   const log = s.log;
 
   const data = await prepareData(def.dataset, { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log });
@@ -116,7 +118,6 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
     if (existsSync(runFile(runDir, 'last'))) throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or pass another --out`);
     await mkdir(runDir, { recursive: true });
     const weights = initialWeights(sig.all, s.seed);
-    const init = s.initWeights ?? (s.init ? await loadInitWeights(s.init) : undefined);
     if (init) {
       const r = applyInitWeights(weights, init, sig.all, s.model);
       log(`Initial weights from ${s.init ?? 'initWeights'}: ${r.loaded.length} tensors loaded` +
