@@ -6,7 +6,7 @@ import { DATASETS } from '../models/datasets.js';
 import { normalizeSplit } from '../data/normalize.js';
 import { confusionMatrix, formatConfusion, overallAccuracy, perClassAccuracy, renderConfusion } from '../report/confusion.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
-import { loadRaw } from './data.js';
+import { loadRaw, selectClasses } from './data.js';
 import { runFile } from './run_dir.js';
 import { createSession, type Device } from './session.js';
 
@@ -31,7 +31,7 @@ export interface Evaluation {
 
 /** Test-set accuracy, per-class accuracy and the confusion matrix (text and PNG) of a trained run. */
 export async function evaluateRun(s: EvaluateSettings): Promise<Evaluation> {
-  const cfg = await readJson<{ dataset: DatasetName; classNames: string[]; limit: number | null }>(runFile(s.run, 'config'));
+  const cfg = await readJson<{ dataset: DatasetName; classNames: string[]; classes?: number[] | null; limit: number | null }>(runFile(s.run, 'config'));
   const info = DATASETS[cfg.dataset];
   if (!info) throw new Error(`${runFile(s.run, 'config')}: unknown dataset '${cfg.dataset}'`);
   let bytes: Uint8Array;
@@ -40,7 +40,9 @@ export async function evaluateRun(s: EvaluateSettings): Promise<Evaluation> {
   } catch {
     throw new Error(`${runFile(s.run, 'model')} is missing: the run has not finished; continue it with npm run train -- --resume ${s.run}`);
   }
-  const { test: raw } = await loadRaw(info, { dataDir: s.dataDir });
+  const { test: all } = await loadRaw(info, { dataDir: s.dataDir });
+  // A run trained on a class subset (--classes) is tested on that subset, relabelled as in training.
+  const raw = cfg.classes ? selectClasses(all, cfg.classes) : all;
   const test = normalizeSplit(raw, info.normalization);
   const session = await createSession(bytes, { device: s.device ?? 'cpu' });
   const K = cfg.classNames.length;
