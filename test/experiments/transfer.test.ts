@@ -10,6 +10,7 @@ import * as G from '../../src/artifacts/graphs.js';
 import { buildModelDef } from '../../src/models/registry.js';
 import { defaultOptimizerSettings } from '../../src/optim/index.js';
 import { resolveSettings } from '../../src/train/cli.js';
+import { evaluateRun } from '../../src/train/evaluate.js';
 import { train } from '../../src/train/trainer.js';
 import { applyInitWeights, expandFrozen, headNames, loadInitWeights } from '../../src/train/transfer.js';
 
@@ -55,6 +56,12 @@ test('basic-cnn on Fashion-MNIST -> 5-class subset with features frozen: frozen 
   const results = JSON.parse(readFileSync(join(tuned, 'results.json'), 'utf8'));
   assert.ok(results.test.acc > 0.5, `fine-tuned test accuracy ${results.test.acc} on the 5-class subset`);
   assert.equal(results.test.n, 500, 'the test set is the first 3000/6 images of the subset');
+
+  // The evaluate command tests it on the subset's test images, relabelled as in training.
+  const ev = await evaluateRun({ run: tuned });
+  assert.deepEqual(ev.perClass.map((p) => p.className), cfg.classNames);
+  assert.equal(ev.confusion.flat().reduce((x, y) => x + y, 0), 5000);
+  assert.ok(ev.accuracy > 0.5, `evaluate: ${ev.accuracy}`);
 
   // model.onnx carries the same weights as the checkpoint: it works as --init too.
   const fromOnnx = await loadInitWeights(join(source, 'model.onnx'));
