@@ -8,7 +8,9 @@
  * Seconds per epoch and samples per second of training each seed model through onnxtrain's Runner
  * (train_loop graph in chunks of 100 steps, as `train` runs), and, when /usr/bin/python3 has torch, the
  * same model, initial weights and batches in PyTorch, plain and with glibc's malloc tunables. Each
- * figure is the median of --repeats timed runs from the same initial state. See BENCHMARKS.md.
+ * figure is the median of --repeats timed runs from the same initial state; CPU seconds (all threads)
+ * are printed beside wall seconds because they move far less when others load the machine.
+ * See BENCHMARKS.md.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -88,7 +90,7 @@ function timeTorch(dir: string, model: ModelName, threads: number | undefined, r
   const r = spawnSync(PYTHON, [script, dir, model, String(threads ?? 0), String(repeats)], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`bench_torch.py failed for ${model}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-  return { seconds: out.seconds, steps: out.steps, meanLoss: out.mean_loss, threads: out.threads };
+  return { seconds: out.seconds, cpuSeconds: out.cpu_seconds, steps: out.steps, meanLoss: out.mean_loss, threads: out.threads };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -104,16 +106,18 @@ interface Row {
 }
 
 const perEpoch = (t: Timing, stepsPerEpoch: number) => (median(t.seconds) / t.steps) * stepsPerEpoch;
+const cpuPerEpoch = (t: Timing, stepsPerEpoch: number) => (median(t.cpuSeconds) / t.steps) * stepsPerEpoch;
 const rate = (t: Timing) => (t.steps * BATCH) / median(t.seconds);
 
 function formatTable(rows: Row[]): string {
-  const head = ['model', 'config', 'steps', 'ours s/epoch', 'ours samples/s', 'torch s/epoch', 'torch samples/s', 'torch tuned s/epoch', 'torch tuned samples/s', 'mean loss ours / torch'];
+  const head = ['model', 'config', 'steps', 'ours s/epoch', 'ours samples/s', 'torch s/epoch', 'torch samples/s', 'torch tuned s/epoch', 'torch tuned samples/s', 'CPU s/epoch ours / torch tuned', 'mean loss ours / torch'];
   const cell = (t: Timing | undefined, f: (t: Timing) => number, d: number) => (t ? f(t).toFixed(d) : '-');
   const lines = rows.map((r) => [
     r.model, r.config, String(r.steps),
     perEpoch(r.ours, r.stepsPerEpoch).toFixed(2), rate(r.ours).toFixed(0),
     cell(r.torchPlain, (t) => perEpoch(t, r.stepsPerEpoch), 2), cell(r.torchPlain, rate, 0),
     cell(r.torchTuned, (t) => perEpoch(t, r.stepsPerEpoch), 2), cell(r.torchTuned, rate, 0),
+    `${cpuPerEpoch(r.ours, r.stepsPerEpoch).toFixed(2)} / ${cell(r.torchTuned, (t) => cpuPerEpoch(t, r.stepsPerEpoch), 2)}`,
     `${r.ours.meanLoss.toFixed(4)} / ${r.torchTuned ? r.torchTuned.meanLoss.toFixed(4) : '-'}`,
   ]);
   const md = (cells: string[]) => `| ${cells.join(' | ')} |`;

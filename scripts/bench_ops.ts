@@ -82,6 +82,20 @@ const dwTapMatMuls = (C: number, M: number, [H, W]: number[]): Build => (b, v) =
   return b.op1('Reshape', [b.op1('Transpose', [b.op1('Concat', parts, { axis: 2 })], { perm: [1, 0, 2] }), i64(b, [M, C, 3, 3])]);
 };
 
+/** X and dY with the batch axis moved inward once ([C, N, H, W], [M, N P]); per tap one Gemm with K = N P. */
+const dwTapGemms = (C: number, M: number, [H, W]: number[]): Build => (b, v) => {
+  const xt = b.op1('Pad', [b.op1('Transpose', [v.x], { perm: [1, 0, 2, 3] }), i64(b, [0, 0, 1, 1, 0, 0, 1, 1])]);
+  const dyt = b.op1('Reshape', [b.op1('Transpose', [v.dy], { perm: [1, 0, 2, 3] }), i64(b, [M, -1])]);
+  const parts: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      const tap = b.op1('Reshape', [b.op1('Slice', [xt, i64(b, [i, j]), i64(b, [i + H, j + W]), i64(b, [2, 3])]), i64(b, [C, -1])]);
+      parts.push(b.op1('Unsqueeze', [b.op1('Gemm', [dyt, tap], { transB: 1 }), i64(b, [2])]));
+    }
+  }
+  return b.op1('Reshape', [b.op1('Concat', parts, { axis: 2 }), i64(b, [M, C, 3, 3])]);
+};
+
 /** The current im2col, run on `chunks` slices of the batch in turn so that each chunk's columns stay in cache. */
 const dwChunked = (C: number, M: number, [H, W]: number[], chunks: number): Build => (b, v) => {
   const xs = b.op('Split', [v.x, i64(b, new Array<number>(chunks).fill(64 / chunks))], { axis: 0 }, { outputs: chunks });
@@ -154,6 +168,7 @@ function groups(): Group[] {
       variants: {
         'Pad+Slice+Concat im2col (current)': dwIm2col(C, M, [H, H]),
         'per-tap MatMul, no Concat': dwTapMatMuls(C, M, [H, H]),
+        'batch-inward Gemm per tap': dwTapGemms(C, M, [H, H]),
         'im2col in 4 batch chunks': dwChunked(C, M, [H, H], 4),
         'im2col in 16 batch chunks': dwChunked(C, M, [H, H], 16),
         'unfold Conv + batched MatMul': dwUnfoldBatched(C, M, [H, H]),

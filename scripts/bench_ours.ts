@@ -29,6 +29,11 @@ export interface OursSettings {
 export interface Timing {
   /** Wall seconds of each repetition. */
   seconds: number[];
+  /**
+   * CPU seconds (user + system, all threads) of each repetition: on a machine that others load, this
+   * moves far less than wall time, so A/B comparisons use it.
+   */
+  cpuSeconds: number[];
   steps: number;
   /** Mean training loss over the timed steps (same weights and batches give the same figure in PyTorch). */
   meanLoss: number;
@@ -50,23 +55,27 @@ export async function timeOurs(s: OursSettings): Promise<Timing> {
     const noise = Rng.fromSeed(0, 'dropout');
     let lossSum = 0;
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     for (let k = 0; k < steps; k += chunk) {
       const rows = Math.min(chunk, steps - k);
       const r = await runner.trainLoop(data, s.indices.subarray(k * s.batch, (k + rows) * s.batch), rows, s.batch, 1e-3, noise);
       for (const l of r.losses) lossSum += l;
     }
-    return { seconds: (performance.now() - t0) / 1000, meanLoss: lossSum / steps };
+    const c = process.cpuUsage(c0);
+    return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6, meanLoss: lossSum / steps };
   };
   // Warm-up: the first runs allocate onnxruntime's arenas and plan the Loop body.
   runner.load(s.weights, zeroState(sig), 0);
   await runner.trainLoop(data, s.indices.subarray(0, 2 * s.batch), 2, s.batch, 1e-3, Rng.fromSeed(0, 'dropout'));
   const seconds: number[] = [];
+  const cpuSeconds: number[] = [];
   let meanLoss = NaN;
   for (let i = 0; i < s.repeats; i++) {
     const r = await runAll();
     seconds.push(r.seconds);
+    cpuSeconds.push(r.cpuSeconds);
     meanLoss = r.meanLoss;
   }
   await runner.release();
-  return { seconds, steps, meanLoss };
+  return { seconds, cpuSeconds, steps, meanLoss };
 }

@@ -7,7 +7,7 @@ DIR holds what scripts/bench_data.ts wrote: images.u8 (raw uint8 NCHW training i
 indices.i64 ([steps, batch] sample indices), weights.safetensors (onnxtrain's initial weights, PyTorch
 state_dict names), meta.json ({"n", "shape", "batch"}). Training is the reference loop: Adam(lr=1e-3),
 CrossEntropyLoss (mean), one zero_grad/forward/backward/step per batch, batches gathered from the
-normalised images with index_select. Prints one JSON line: {"seconds": [...], "steps", "mean_loss"}.
+normalised images with index_select. Prints one JSON line: {"threads", "seconds": [...], "cpu_seconds": [...], "steps", "mean_loss", "torch"}.
 Run it with and without GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...: malloc churn dominates otherwise.
 """
 
@@ -65,7 +65,7 @@ def main(argv):
         net.load_state_dict(weights, strict=True)
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         total = 0.0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for rows in batches:
             x = images.index_select(0, rows)
             y = labels.index_select(0, rows)
@@ -74,15 +74,16 @@ def main(argv):
             loss.backward()
             opt.step()
             total += loss.item()
-        return time.perf_counter() - t0, total / len(batches)
+        return time.perf_counter() - t0, time.process_time() - c0, total / len(batches)
 
     steps_batches = idx_flat.view(-1, meta["batch"])
     run(steps_batches[:2])  # warm-up
-    seconds, mean_loss = [], float("nan")
+    seconds, cpu, mean_loss = [], [], float("nan")
     for _ in range(repeats):
-        s, mean_loss = run(steps_batches)
+        s, c, mean_loss = run(steps_batches)
         seconds.append(s)
-    print(json.dumps({"threads": torch.get_num_threads(), "seconds": seconds, "steps": int(steps_batches.shape[0]), "mean_loss": mean_loss, "torch": torch.__version__}))
+        cpu.append(c)
+    print(json.dumps({"threads": torch.get_num_threads(), "seconds": seconds, "cpu_seconds": cpu, "steps": int(steps_batches.shape[0]), "mean_loss": mean_loss, "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

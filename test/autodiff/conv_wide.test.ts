@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runGradients } from '../helpers/gradcheck.js';
 
-// Layers with 32+ input channels take the faster formulations (dX through a Conv with the flipped kernel,
-// dW through one MatMul per tap): checked against a direct float64 evaluation of the backward sums.
+// Wide layers take the faster formulations (32+ input channels: dX through a Conv with the flipped kernel;
+// 16+: dW through one Gemm per tap): checked against a direct float64 evaluation of the backward sums.
 
 /** dX[n,c,h,w] = sum_{m,i,j} R[n,m,ho,wo] W[m,c,i,j] with h = ho s - p + i; dW[m,c,i,j] = sum_{n,ho,wo} R X. */
 function reference(x: number[], w: number[], r: number[], [N, C, H, W]: number[], [M, , K]: number[], s: number, p: number) {
@@ -34,7 +34,8 @@ function close(got: number[], want: Float64Array, what: string) {
 const cases = [
   { label: 'k3 p1 s1, 32 -> 4 channels', x: [2, 32, 5, 5], w: [4, 32, 3, 3], s: 1, p: 1, flipped: true },
   { label: 'k3 p0 s1, 40 -> 3 channels', x: [2, 40, 4, 6], w: [3, 40, 3, 3], s: 1, p: 0, flipped: true },
-  { label: 'k3 p1 s2, 32 -> 2 channels (ConvTranspose for dX)', x: [1, 32, 6, 6], w: [2, 32, 3, 3], s: 2, p: 1, flipped: false },
+  { label: 'k3 p1 s2, 32 -> 2 channels (ConvTranspose for dX)', x: [2, 32, 6, 6], w: [2, 32, 3, 3], s: 2, p: 1, flipped: false },
+  { label: 'k3 p1 s1, 16 -> 3 channels (ConvTranspose for dX)', x: [2, 16, 5, 5], w: [3, 16, 3, 3], s: 1, p: 1, flipped: false },
 ];
 for (const c of cases) {
   test(`Conv ${c.label}: dX and dW equal the direct sums`, async () => {
@@ -47,6 +48,6 @@ for (const c of cases) {
     close(run.grads.x, want.dx, 'dX');
     close(run.grads.w, want.dw, 'dW');
     assert.equal(run.gradOps.includes('ConvTranspose'), !c.flipped, `gradient ops: ${run.gradOps.join(' ')}`);
-    assert.equal(run.gradOps.filter((o) => o === 'MatMul').length, 9, 'one MatMul per tap');
+    assert.equal(run.gradOps.filter((o) => o === 'Gemm').length, 9, 'one Gemm per tap');
   });
 }

@@ -14,41 +14,54 @@ const IM2COL_MAX_TAPS = 16;
 const FLIPPED_MIN_CHANNELS = 32;
 
 /**
- * Input channels from which the im2col weight gradient multiplies each tap's slice on its own and sums the
- * products, instead of concatenating the taps first: the Concat copies the whole column matrix once more
- * (64 x 288 x 784 floats for a 32-channel 28x28 layer). Measured (one thread): 64 channels at 14x14 14.3
- * vs 19.4 ms, 32 at 28x28 equal; 1 and 16 channels lose (0.9 -> 1.3 ms, 1.8 -> 2.2 ms).
+ * Input channels from which the weight gradient moves the batch axis inward once (X -> [C, N, H, W],
+ * dY -> [M, N Ho Wo]) and runs one Gemm per tap with K = N Ho Wo, instead of concatenating the taps into
+ * an im2col matrix (a second copy of 9x the input) and multiplying sample by sample. Measured
+ * (scripts/bench_ops.ts, one thread, batch 64, k3): 16 ch 14x14 1.8 vs 2.1 ms, 32 ch 28x28 10.6 vs 14.8,
+ * 32 ch 14x14 4.4 vs 6.1, 64 ch 14x14 12.3 vs 24.0; but 1 channel 2.1 vs 0.6 ms.
  */
-const PER_TAP_MIN_CHANNELS = 32;
+const TAP_GEMM_MIN_CHANNELS = 16;
+
+/** The strided window of tap (i, j) over the padded spatial axes 2, 3. */
+function tapSlice(b: GraphBuilder, xp: string, w: Window, [i, j]: number[], [Ho, Wo]: number[]): string {
+  const [sh, sw] = w.strides;
+  const ends = b.constant([i + (Ho - 1) * sh + 1, j + (Wo - 1) * sw + 1], 'int64');
+  return b.op1('Slice', [xp, b.constant([i, j], 'int64'), ends, b.constant([2, 3], 'int64'), b.constant([sh, sw], 'int64')]);
+}
+
+function padSpatial(b: GraphBuilder, x: string, w: Window): string {
+  const [pt, pl, pb, pr] = w.pads;
+  return pt || pl || pb || pr ? b.op1('Pad', [x, b.constant([0, 0, pt, pl, 0, 0, pb, pr], 'int64')]) : x;
+}
+
+/** dW[:, :, i, j] = dY^T [M, N P] . tap_ij [C, N P]^T, on X and dY with batch and channel axes swapped. */
+function weightGradTapGemms(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, out: number[]): string {
+  const [kh, kw] = w.kernel;
+  const swap = { perm: [1, 0, 2, 3] };
+  const xp = padSpatial(b, b.op1('Transpose', [x], swap), w);
+  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], swap), b.constant([M, -1], 'int64')]);
+  const flat = b.constant([C, -1], 'int64');
+  const perTap: string[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const tap = b.op1('Reshape', [tapSlice(b, xp, w, [i, j], out), flat]);
+      perTap.push(b.op1('Unsqueeze', [b.op1('Gemm', [dYt, tap], { transB: 1 }), b.constant([2], 'int64')]));
+    }
+  }
+  const stacked = perTap.length === 1 ? perTap[0] : b.op1('Concat', perTap, { axis: 2 });
+  return b.op1('Reshape', [stacked, b.constant([M, C, kh, kw], 'int64')]);
+}
 
 /** dW = sum_n dY_n [M, P] . cols_n^T [P, C kh kw]: cols gathers, per tap, the strided input window. */
 function weightGradIm2col(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [Ho, Wo]: number[]): string {
   const [kh, kw] = w.kernel;
-  const [sh, sw] = w.strides;
-  const [pt, pl, pb, pr] = w.pads;
-  const xp = pt || pl || pb || pr ? b.op1('Pad', [x, b.constant([0, 0, pt, pl, 0, 0, pb, pr], 'int64')]) : x;
+  const xp = padSpatial(b, x, w);
   const taps: string[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const starts = b.constant([i, j], 'int64');
-      const ends = b.constant([i + (Ho - 1) * sh + 1, j + (Wo - 1) * sw + 1], 'int64');
-      taps.push(b.op1('Slice', [xp, starts, ends, b.constant([2, 3], 'int64'), b.constant([sh, sw], 'int64')]));
-    }
-  }
-  const dYt = b.op1('Transpose', [b.op1('Reshape', [dY, b.constant([0, M, Ho * Wo], 'int64')])], { perm: [0, 2, 1] });
-  if (C >= PER_TAP_MIN_CHANNELS && taps.length > 1) {
-    // Tap t: sum_n tap_n [C, P] . dY_n^T [P, M] = dW[:, :, t]^T; stacked on a last axis: [C, M, kh kw].
-    const flat = b.constant([0, C, Ho * Wo], 'int64');
-    const perTap = taps.map((t) => b.op1('Unsqueeze', [
-      b.op1('ReduceSum', [b.op1('MatMul', [b.op1('Reshape', [t, flat]), dYt]), b.constant([0], 'int64')], { keepdims: 0 }),
-      b.constant([2], 'int64'),
-    ]));
-    const stacked = b.op1('Concat', perTap, { axis: 2 });
-    return b.op1('Reshape', [b.op1('Transpose', [stacked], { perm: [1, 0, 2] }), b.constant([M, C, kh, kw], 'int64')]);
-  }
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) taps.push(tapSlice(b, xp, w, [i, j], [Ho, Wo]));
   // [N, C, kh kw Ho, Wo] is [N, C, kh kw, Ho, Wo] in memory, so one Reshape gives [N, C kh kw, Ho Wo].
   const cat = taps.length === 1 ? taps[0] : b.op1('Concat', taps, { axis: 2 });
   const cols = b.op1('Reshape', [cat, b.constant([0, C * kh * kw, Ho * Wo], 'int64')]);
+  const dYt = b.op1('Transpose', [b.op1('Reshape', [dY, b.constant([0, M, Ho * Wo], 'int64')])], { perm: [0, 2, 1] });
   const perSample = b.op1('MatMul', [cols, dYt]);
   const summed = b.op1('ReduceSum', [perSample, b.constant([0], 'int64')], { keepdims: 0 });
   return b.op1('Reshape', [b.op1('Transpose', [summed], { perm: [1, 0] }), b.constant([M, C, kh, kw], 'int64')]);
@@ -94,7 +107,7 @@ function inputGradFlipped(b: GraphBuilder, dY: string, wt: string, w: Window, C:
 export const conv: RuleTable = {
   // Y[n,m] = sum_c X[n,c] (*) W[m,c] + B[m]  (2-D cross-correlation with strides and pads)
   //   dX = ConvTranspose(dY, W) with output_padding restoring X's size (stride 1: Conv with W flipped)
-  //   dW[m,c] = sum_n X[n,c] (*) dY[n,m]  (im2col + MatMul, or Conv with batch and channels swapped)
+  //   dW[m,c] = sum_n X[n,c] (*) dY[n,m]  (one Gemm per tap, im2col + MatMul, or Conv with batch and channels swapped)
   //   dB[m] = sum over n, h, w of dY[n,m]
   Conv: {
     infer: (ins, n) => {
@@ -130,9 +143,9 @@ export const conv: RuleTable = {
       }
       let dW: string | null = null;
       if (needs[1]) {
-        dW = w.kernel[0] * w.kernel[1] <= IM2COL_MAX_TAPS
-          ? weightGradIm2col(b, x, dY!, w, C, M, [Ho, Wo])
-          : weightGradSwapped(b, x, dY!, w, [H, W], [Ho, Wo]);
+        dW = w.kernel[0] * w.kernel[1] > IM2COL_MAX_TAPS ? weightGradSwapped(b, x, dY!, w, [H, W], [Ho, Wo])
+          : C >= TAP_GEMM_MIN_CHANNELS ? weightGradTapGemms(b, x, dY!, w, C, M, [Ho, Wo])
+          : weightGradIm2col(b, x, dY!, w, C, M, [Ho, Wo]);
       }
       const dB = bias && needs[2] ? b.op1('ReduceSum', [dY!, b.constant([0, 2, 3], 'int64')], { keepdims: 0 }) : null;
       return bias ? [dX, dW, dB] : [dX, dW];

@@ -44,12 +44,13 @@ export const elementwise: RuleTable = {
   // Y = -X  =>  dX = -dY
   Neg: { infer: same, grad: ({ b }, _n, [dY]) => [b.op1('Neg', [dY!])] },
   Identity: { infer: same, grad: (_c, _n, [dY]) => [dY] },
-  // Y = max(X, 0)  =>  dX = dY where X > 0, else 0 (PyTorch's choice at 0)
+  // Y = max(X, 0)  =>  dX = dY where X > 0, else 0 (PyTorch's choice at 0). Y > 0 exactly where X > 0,
+  // and testing Y leaves X with one consumer, so onnxruntime can fuse a Conv + Relu pair.
   Relu: {
     infer: same,
     grad: ({ b }, n, [dY]) => {
       const zero = b.constant(0, b.dtype(n.inputs[0]));
-      return [b.op1('Where', [b.op1('Greater', [n.inputs[0], zero]), dY!, zero])];
+      return [b.op1('Where', [b.op1('Greater', [n.outputs[0], zero]), dY!, zero])];
     },
   },
   // Y = X if X > 0 else alpha X  =>  dX = dY where X > 0, else alpha dY
