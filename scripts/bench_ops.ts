@@ -4,7 +4,7 @@
  * A/B timings of alternative ONNX formulations of the backward kernels that dominate CNN training
  * (basic-cnn / complex-cnn shapes, batch 64). Variants of a group run interleaved, round after round,
  * and each reports its median, so that load from other processes on a shared machine hits all alike.
- * Every variant of a group is checked to give the same result as the first (the current rule).
+ * Every variant of a group is checked to give the same result as the first (the original rule).
  */
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
@@ -16,7 +16,7 @@ interface Group { name: string; inputs: Record<string, number[]>; variants: Reco
 
 const i64 = (b: GraphBuilder, v: number[]) => b.constant(v, 'int64');
 
-/** Current rule: first maximum of each k x k block via SpaceToDepth, CumSum, DepthToSpace. */
+/** Original rule: first maximum of each k x k block via SpaceToDepth, CumSum, DepthToSpace. */
 const maxGradS2D = (k: number, [H, W]: number[]): Build => (b, v) => {
   const [Ho, Wo] = [H / k, W / k];
   const y = b.op1('MaxPool', [v.x], { kernel_shape: [k, k], strides: [k, k] });
@@ -51,12 +51,37 @@ const maxGradWeighted = (k: number, [H, W]: number[], route: 'where' | 'mul'): B
   return b.op1('Reshape', [routed, b.op1('Shape', [v.x])]);
 };
 
+/** ArgMax over each block's taps (first maximum, as PyTorch), upsampled with dY by Resize; no DepthToSpace. */
+const maxGradArgMax = (k: number, [H, W]: number[]): Build => (b, v) => {
+  const blocks = b.op1('SpaceToDepth', [b.op1('Reshape', [v.x, i64(b, [-1, 1, H, W])])], { blocksize: k });
+  const arg = b.op1('Cast', [b.op1('ArgMax', [blocks], { axis: 1, keepdims: 1 })], { to: 1 });
+  const shape = b.op1('Shape', [v.x]);
+  const scales = b.constant([1, 1, k, k]);
+  const up = (t: string) => b.op1('Resize', [t, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+  const tapIndex = b.constant(Array.from({ length: H * W }, (_, i) => (Math.floor(i / W) % k) * k + (i % W) % k), 'float32', [1, 1, H, W]);
+  const argUp = up(b.op1('Reshape', [arg, b.op1('Shape', [v.dy])]));
+  return b.op1('Where', [b.op1('Equal', [argUp, tapIndex]), up(v.dy), b.constant(0)]);
+  void shape;
+};
+
+/** As maxGradArgMax, with the taps made the innermost axis by a Transpose so that ArgMax reduces contiguous runs. */
+const maxGradArgMaxLast = (k: number, [H, W]: number[]): Build => (b, v) => {
+  const [Ho, Wo] = [H / k, W / k];
+  const taps = b.op1('Transpose', [b.op1('Reshape', [v.x, i64(b, [-1, Ho, k, Wo, k])])], { perm: [0, 1, 3, 2, 4] });
+  const first = b.op1('ArgMax', [b.op1('Reshape', [taps, i64(b, [-1, Ho, Wo, k * k])])], { axis: 3, keepdims: 1 });
+  const scales = b.constant([1, 1, k, k]);
+  const up = (t: string) => b.op1('Resize', [t, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+  const tapIndex = b.constant(Array.from({ length: H * W }, (_, i) => (Math.floor(i / W) % k) * k + (i % W) % k), 'float32', [1, 1, H, W]);
+  const argUp = up(b.op1('Reshape', [b.op1('Cast', [first], { to: 1 }), b.op1('Shape', [v.dy])]));
+  return b.op1('Where', [b.op1('Equal', [argUp, tapIndex]), up(v.dy), b.constant(0)]);
+};
+
 const maxGradIndices: Build = (b, v) => {
   const [, idx] = b.op('MaxPool', [v.x], { kernel_shape: [2, 2], strides: [2, 2] }, { outputs: 2 });
   return b.op1('MaxUnpool', [v.dy, idx, b.op1('Shape', [v.x])], { kernel_shape: [2, 2], strides: [2, 2] });
 };
 
-/** Current rule: Pad, one strided Slice per tap, Concat, batched MatMul, ReduceSum. */
+/** Original rule: Pad, one strided Slice per tap, Concat, batched MatMul, ReduceSum. */
 const dwIm2col = (C: number, M: number, [H, W]: number[]): Build => (b, v) => {
   const xp = b.op1('Pad', [v.x, i64(b, [0, 0, 1, 1, 0, 0, 1, 1])]);
   const taps: string[] = [];
@@ -155,9 +180,9 @@ function groups(): Group[] {
     out.push({
       name: `maxpool-grad [64,${C},${H},${H}]`, inputs: { x: [64, C, H, H], dy: [64, C, H / 2, H / 2] },
       variants: {
-        'S2D+CumSum+D2S (current)': maxGradS2D(2, [H, H]),
-        'weighted MaxPool, Where': maxGradWeighted(2, [H, H], 'where'),
-        'weighted MaxPool, Mul': maxGradWeighted(2, [H, H], 'mul'),
+        'S2D+CumSum+D2S (original rule)': maxGradS2D(2, [H, H]),
+        'ArgMax + Resize': maxGradArgMax(2, [H, H]),
+        'Transpose + ArgMax(last) + Resize': maxGradArgMaxLast(2, [H, H]),
         'Indices+MaxUnpool': maxGradIndices,
       },
     });
@@ -166,7 +191,7 @@ function groups(): Group[] {
     out.push({
       name: `conv-dW k3 [64,${C},${H},${H}] -> ${M}`, inputs: { x: [64, C, H, H], dy: [64, M, H, H] }, tolerance: 2e-3,
       variants: {
-        'Pad+Slice+Concat im2col (current)': dwIm2col(C, M, [H, H]),
+        'Pad+Slice+Concat im2col (original)': dwIm2col(C, M, [H, H]),
         'per-tap MatMul, no Concat': dwTapMatMuls(C, M, [H, H]),
         'batch-inward Gemm per tap': dwTapGemms(C, M, [H, H]),
         'im2col in 4 batch chunks': dwChunked(C, M, [H, H], 4),
@@ -179,11 +204,11 @@ function groups(): Group[] {
     if (C > 1) {
       out.push({
         name: `conv-dX k3 [64,${M},${H},${H}] -> ${C}`, inputs: { dy: [64, M, H, H], w: [M, C, 3, 3] }, tolerance: 1e-3,
-        variants: { 'ConvTranspose (current)': dxTranspose, 'Conv with flipped W': dxFlipped },
+        variants: { 'ConvTranspose (original)': dxTranspose, 'Conv with flipped W': dxFlipped },
       });
     }
   }
-  out.push({ name: 'relu-grad [64,32,28,28]', inputs: { x: [64, 32, 28, 28], dy: [64, 32, 28, 28] }, variants: { 'Where(Greater) (current)': reluWhere, 'Mul(Cast(Greater))': reluMulCast } });
+  out.push({ name: 'relu-grad [64,32,28,28]', inputs: { x: [64, 32, 28, 28], dy: [64, 32, 28, 28] }, variants: { 'Where(Greater) (rule)': reluWhere, 'Mul(Cast(Greater))': reluMulCast } });
   return out;
 }
 
@@ -229,7 +254,7 @@ async function main() {
           const tol = g.tolerance ?? 0;
           const scale = reference.reduce((m, x) => Math.max(m, Math.abs(x)), 0) || 1;
           const worst = out.reduce((m, x, j) => Math.max(m, Math.abs(x - reference![j])), 0);
-          if (worst > tol * scale) throw new Error(`${g.name} / ${sessions[i][0]}: differs from the current rule by ${worst} (scale ${scale})`);
+          if (worst > tol * scale) throw new Error(`${g.name} / ${sessions[i][0]}: differs from the original rule by ${worst} (scale ${scale})`);
         }
       }
     }
