@@ -1,6 +1,6 @@
 /**
  * `node dist/scripts/parity.js <model> [--seed 0] [--epochs N] [--compare-steps S] [--threads T]
- *  [--torch-threads 2] [--limit N] [--out DIR]`
+ *  [--torch-threads 2] [--limit N] [--out DIR] [--reuse-ours]`;  `node dist/scripts/parity.js --summary <parity.json>...`
  *
  * Accuracy parity with PyTorch: the same model, initial weights, train/validation split and every
  * epoch's batch order, trained by onnxtrain's `train` and by the reference PyTorch loop
@@ -29,7 +29,8 @@ import type { EpochMetrics } from '../src/report/metrics.js';
 import { resolveSettings } from '../src/train/cli.js';
 import { loadRaw, prepareData, type PreparedData } from '../src/train/data.js';
 import { Runner } from '../src/train/runner.js';
-import { train } from '../src/train/trainer.js';
+import type { TrainSettings } from '../src/train/settings.js';
+import { train, type TrainResult } from '../src/train/trainer.js';
 
 export const PYTHON = '/usr/bin/python3';
 const TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824';
@@ -51,6 +52,11 @@ export interface ParitySettings {
   limit?: number;
   /** Folder for the inputs, both runs and parity.json. Default runs/parity/<model>-seed<seed>-<time>. */
   out?: string;
+  /**
+   * Take onnxtrain's epochs and test result from the finished run already in <out>/onnxtrain (same
+   * settings) instead of training again: reruns the PyTorch side only. Default false.
+   */
+  reuseOurs?: boolean;
   /** Progress lines. Default console.error. */
   log: (line: string) => void;
 }
@@ -135,6 +141,21 @@ async function oursStepLosses(s: ParitySettings, gs: G.GraphSettings, data: Prep
   return losses;
 }
 
+/** The history and test result of a finished run whose config matches `ts` (see ParitySettings.reuseOurs). */
+async function finishedRun(dir: string, ts: TrainSettings): Promise<TrainResult> {
+  const file = (name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8'));
+  let cfg, results;
+  try {
+    [cfg, results] = [file('config.json'), file('results.json')];
+  } catch {
+    throw new Error(`--reuse-ours: ${dir} holds no finished run (config.json, results.json); run without --reuse-ours`);
+  }
+  if (cfg.model !== ts.model || cfg.seed !== ts.seed || cfg.epochs !== ts.epochs || cfg.batchSize !== ts.batchSize || (cfg.limit ?? undefined) !== ts.limit) {
+    throw new Error(`--reuse-ours: ${dir} was trained with other settings (model ${cfg.model}, seed ${cfg.seed}, ${cfg.epochs} epochs); pass the same ones or drop --reuse-ours`);
+  }
+  return { runDir: dir, history: file('metrics.json'), test: results.test, stopped: results.stopped };
+}
+
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 
 export async function parity(s: ParitySettings): Promise<ParityResult> {
@@ -159,8 +180,8 @@ export async function parity(s: ParitySettings): Promise<ParityResult> {
 
   const stepLosses = await oursStepLosses(s, gs, data, orders[0], weights, ts.batchSize, ts.chunkSteps);
   const t0 = performance.now();
-  const run = await train(ts);
-  const oursSeconds = (performance.now() - t0) / 1000;
+  const run = s.reuseOurs ? await finishedRun(ts.out!, ts) : await train(ts);
+  const oursSeconds = s.reuseOurs ? run.history.reduce((t, m) => t + m.seconds, 0) : (performance.now() - t0) / 1000;
   if (!run.test) throw new Error('the onnxtrain run has no test set');
   const torch = runTorch(torchDir);
 
@@ -177,6 +198,26 @@ export async function parity(s: ParitySettings): Promise<ParityResult> {
 }
 
 const pct = (x: number) => (100 * x).toFixed(2);
+
+/** Largest |ours - torch| step loss in steps 1-20, 21-100, 101-...: how fast float rounding differences grow. */
+export function stepDiffWindows(r: ParityResult): { from: number; to: number; max: number }[] {
+  const n = Math.min(r.ours.stepLosses.length, r.torch.stepLosses.length);
+  const d = Array.from({ length: n }, (_, i) => Math.abs(r.ours.stepLosses[i] - r.torch.stepLosses[i]));
+  return [[0, 20], [20, 100], [100, n]].filter(([a, b]) => a < Math.min(b, n)).map(([a, b]) => ({ from: a + 1, to: Math.min(b, n), max: Math.max(...d.slice(a, b)) }));
+}
+
+/** One row per run: test accuracy of both, the difference, the best validation accuracy, the step-loss agreement. */
+export function formatSummary(rs: ParityResult[]): string {
+  const md = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  const bestVal = (h: EpochMetrics[]) => pct(Math.max(...h.map((m) => m.valAcc)));
+  return [
+    md(['model', 'seed', 'epochs', 'test acc onnxtrain', 'test acc PyTorch', 'diff (pts)', 'final val acc ours / torch', 'best val acc ours / torch', 'max step-loss diff, steps 1-20']),
+    md(['---', '---', '---', '---', '---', '---', '---', '---', '---']),
+    ...rs.map((r) => md([r.model, r.seed, r.epochs, pct(r.ours.test.acc), pct(r.torch.test.acc), (100 * (r.ours.test.acc - r.torch.test.acc)).toFixed(2),
+      `${pct(r.ours.history.at(-1)!.valAcc)} / ${pct(r.torch.history.at(-1)!.valAcc)}`, `${bestVal(r.ours.history)} / ${bestVal(r.torch.history)}`,
+      stepDiffWindows(r)[0].max.toExponential(1)])),
+  ].join('\n');
+}
 
 /** Markdown: per-epoch validation accuracy, the final test accuracy, and the compared step losses. */
 export function formatParity(r: ParityResult): string {
@@ -196,7 +237,7 @@ export function formatParity(r: ParityResult): string {
       `(loss ${r.torch.test.loss.toFixed(4)}); difference ${(100 * (r.ours.test.acc - r.torch.test.acc)).toFixed(2)} points. ` +
       `Wall time: onnxtrain ${r.ours.seconds.toFixed(0)} s, PyTorch ${r.torch.seconds.toFixed(0)} s (${r.torch.threads} threads).`,
     '',
-    `Epoch-1 step losses (max |diff| over ${Math.min(r.ours.stepLosses.length, r.torch.stepLosses.length)} steps: ${r.maxStepLossDiff.toExponential(2)}):`,
+    `Epoch-1 step losses: max |diff| ${stepDiffWindows(r).map((w) => `steps ${w.from}-${w.to}: ${w.max.toExponential(1)}`).join(', ')}.`,
     '',
     md(['step', 'onnxtrain', 'PyTorch', '|diff|']),
     md(['---', '---', '---', '---']),
@@ -212,7 +253,7 @@ export function parseParityArgs(argv: string[]): ParitySettings {
     allowPositionals: true,
     options: {
       seed: { type: 'string' }, epochs: { type: 'string' }, 'compare-steps': { type: 'string' }, threads: { type: 'string' },
-      'torch-threads': { type: 'string' }, limit: { type: 'string' }, out: { type: 'string' },
+      'torch-threads': { type: 'string' }, limit: { type: 'string' }, out: { type: 'string' }, 'reuse-ours': { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1 || !isModelName(positionals[0])) {
@@ -234,12 +275,21 @@ export function parseParityArgs(argv: string[]): ParitySettings {
     torchThreads: int('torch-threads', values['torch-threads'], 1) ?? d.torchThreads,
     limit: int('limit', values.limit, 2),
     out: values.out,
+    reuseOurs: values['reuse-ours'],
   };
 }
 
+/** `parity.js --summary <parity.json>...`: the summary table of finished runs. */
+async function summary(files: string[]): Promise<string> {
+  if (!files.length) throw new Error('--summary needs parity.json files, e.g. --summary runs/parity/*/parity.json');
+  return formatSummary(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as ParityResult));
+}
+
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  Promise.resolve().then(() => parity(parseParityArgs(process.argv.slice(2))))
-    .then((r) => console.log(formatParity(r)))
+  const argv = process.argv.slice(2);
+  Promise.resolve()
+    .then(async () => (argv[0] === '--summary' ? summary(argv.slice(1)) : formatParity(await parity(parseParityArgs(argv)))))
+    .then((text) => console.log(text))
     .catch((e) => {
       console.error(e instanceof Error ? e.message : e);
       process.exit(1);

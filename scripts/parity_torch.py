@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch side of scripts/parity.ts: train the reference loop on onnxtrain's split, batches and weights.
 
-Usage: python3 scripts/parity_torch.py DIR
+Usage: python3 scripts/parity_torch.py DIR [--threads N] [--perturb] [--out torch.json]
+
+--perturb moves the first element of the first parameter up by one float32 ulp: a control run that shows
+how far float rounding alone moves the final accuracy (PyTorch against itself). --threads overrides meta.json.
 
 DIR holds what parity.ts wrote:
   meta.json            {"model", "epochs", "batch", "threads", "log_steps", "shape", "n_train", "n_test", "lr"}
@@ -17,6 +20,7 @@ partial batch included; after each epoch the running train loss/accuracy and val
 prints one line per epoch to stderr.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -64,11 +68,15 @@ def evaluate(net, images, labels, rows):
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.exit("usage: parity_torch.py DIR")
-    d = argv[1]
+    ap = argparse.ArgumentParser(description="PyTorch side of scripts/parity.ts")
+    ap.add_argument("dir")
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--perturb", action="store_true")
+    ap.add_argument("--out", default="torch.json")
+    args = ap.parse_args(argv[1:])
+    d = args.dir
     meta = json.load(open(os.path.join(d, "meta.json")))
-    torch.set_num_threads(meta["threads"])
+    torch.set_num_threads(args.threads or meta["threads"])
     shape = meta["shape"]
     lut = load(d, "norm_lut.f32", np.float32)
     train_x = normalise(load(d, "train_images.u8", np.uint8, [meta["n_train"], *shape]), lut)
@@ -83,6 +91,10 @@ def main(argv):
 
     net = build_module(meta["model"], {})
     net.load_state_dict(read_safetensors(os.path.join(d, "weights.safetensors")), strict=True)
+    if args.perturb:
+        with torch.no_grad():
+            w = next(net.parameters()).view(-1)
+            w[0] = torch.nextafter(w[0], torch.tensor(float("inf")))
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=meta["lr"])
     loss_fn = nn.CrossEntropyLoss()
@@ -113,8 +125,9 @@ def main(argv):
         print(f"torch epoch {e + 1}/{meta['epochs']}: train loss {m['trainLoss']:.4f} acc {100 * m['trainAcc']:.2f}% | "
               f"val loss {m['valLoss']:.4f} acc {100 * m['valAcc']:.2f}% ({m['seconds']:.1f} s)", file=sys.stderr, flush=True)
     test = evaluate(net, test_x, test_y, torch.arange(meta["n_test"]))
-    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "history": history, "test": test, "stepLosses": step_losses}
-    with open(os.path.join(d, "torch.json"), "w") as f:
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "perturbed": args.perturb,
+           "history": history, "test": test, "stepLosses": step_losses}
+    with open(os.path.join(d, args.out), "w") as f:
         json.dump(out, f)
     print(f"torch test accuracy {100 * test['acc']:.2f}%", file=sys.stderr)
 
