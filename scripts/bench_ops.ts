@@ -121,6 +121,30 @@ const dwTapGemms = (C: number, M: number, [H, W]: number[]): Build => (b, v) => 
   return b.op1('Reshape', [b.op1('Concat', parts, { axis: 2 }), i64(b, [M, C, 3, 3])]);
 };
 
+/**
+ * As dwTapGemms, on flattened padded planes: dY is padded at the bottom/right onto X's padded grid and
+ * both flattened to [., N Hp Wp]; tap (i, j) is then X's flat row shifted by i Wp + j, a contiguous Slice.
+ * K grows from N H W to N Hp Wp; the zero rows of dY cancel the extra products.
+ */
+const dwFlatShift = (C: number, M: number, [H, W]: number[]): Build => (b, v) => {
+  const [Hp, Wp] = [H + 2, W + 2];
+  const swap = { perm: [1, 0, 2, 3] };
+  const shiftMax = 2 * Wp + 2;
+  const xflat = b.op1('Reshape', [b.op1('Pad', [b.op1('Transpose', [v.x], swap), i64(b, [0, 0, 1, 1, 0, 0, 1, 1])]), i64(b, [C, -1])]);
+  const xext = b.op1('Pad', [xflat, i64(b, [0, 0, 0, shiftMax])]);
+  const dyflat = b.op1('Reshape', [b.op1('Pad', [b.op1('Transpose', [v.dy], swap), i64(b, [0, 0, 0, 0, 0, 0, 2, 2])]), i64(b, [M, -1])]);
+  const L = 64 * Hp * Wp;
+  const parts: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      const s0 = i * Wp + j;
+      const tap = b.op1('Slice', [xext, i64(b, [s0]), i64(b, [s0 + L]), i64(b, [1])]);
+      parts.push(b.op1('Unsqueeze', [b.op1('Gemm', [dyflat, tap], { transB: 1 }), i64(b, [2])]));
+    }
+  }
+  return b.op1('Reshape', [b.op1('Concat', parts, { axis: 2 }), i64(b, [M, C, 3, 3])]);
+};
+
 /** The current im2col, run on `chunks` slices of the batch in turn so that each chunk's columns stay in cache. */
 const dwChunked = (C: number, M: number, [H, W]: number[], chunks: number): Build => (b, v) => {
   const xs = b.op('Split', [v.x, i64(b, new Array<number>(chunks).fill(64 / chunks))], { axis: 0 }, { outputs: chunks });
@@ -194,6 +218,7 @@ function groups(): Group[] {
         'Pad+Slice+Concat im2col (original)': dwIm2col(C, M, [H, H]),
         'per-tap MatMul, no Concat': dwTapMatMuls(C, M, [H, H]),
         'batch-inward Gemm per tap': dwTapGemms(C, M, [H, H]),
+        'flat shifted planes, Gemm per tap': dwFlatShift(C, M, [H, H]),
         'im2col in 4 batch chunks': dwChunked(C, M, [H, H], 4),
         'im2col in 16 batch chunks': dwChunked(C, M, [H, H], 16),
         'unfold Conv + batched MatMul': dwUnfoldBatched(C, M, [H, H]),
