@@ -23,6 +23,7 @@ import { Runner } from './runner.js';
 import { defaultRunDir, runFile } from './run_dir.js';
 import { checkDevice } from './session.js';
 import type { TrainSettings } from './settings.js';
+import type { NormalizedSplit } from '../data/normalize.js';
 import { applyInitWeights, expandFrozen, loadInitWeights } from './transfer.js';
 
 /** Where a run stands; saved in every checkpoint so that `--resume` continues exactly. */
@@ -161,57 +162,9 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
       const total = plan.steps + (plan.remainder.length ? 1 : 0);
       const t0 = performance.now() - pos.seconds * 1000;
       const progress = s.progress === null ? null : new ProgressBar({ total, label: `Epoch ${meta.epoch + 1}/${s.epochs}`, stream: s.progress ?? process.stderr, initial: { done: pos.batchesDone, samples: pos.seen } });
-      const lr = s.optimizer.lr;
-      // A chunk: `rows` Loop steps from batch k, or one single step (the step runner, the last partial batch).
-      const chunkAt = (k: number, left: number) => {
-        const loop = k < plan.steps && s.runner === 'loop';
-        const rows = loop ? Math.min(s.chunkSteps, plan.steps - k, left) : 1;
-        return { k, rows, loop, indices: loop ? plan.full.subarray(k * s.batchSize, (k + rows) * s.batchSize) : batchRows(plan, k, s.batchSize) };
-      };
-      // With augmentation the worker prepares the next chunk while this one trains. The generator state
-      // kept in meta is the one after the last chunk trained, so a stop discards any prefetched chunk.
-      let augState = meta.rng.augment ?? Rng.fromSeed(s.seed, 'augment').getState();
-      const prefetch = (k: number, left: number, restart: boolean) => {
-        if (!feed || k >= total || left <= 0) return null;
-        const c = chunkAt(k, left);
-        const ready = feed.request(c.indices, restart ? augState : undefined);
-        ready.catch(() => {});
-        return { ...c, ready };
-      };
-      let next = prefetch(pos.batchesDone, budget.steps, true);
-
-      while (pos.batchesDone < total) {
-        if (stopRequested || budget.steps <= 0) break;
-        const k = pos.batchesDone;
-        let res;
-        if (next) {
-          const c = next;
-          const rows: AugmentedRows = await c.ready;
-          next = prefetch(k + c.rows, budget.steps - c.rows, false);
-          res = c.loop
-            ? await runner.trainLoop({ images: new ort.Tensor('float32', rows.images, [rows.n, ...imageDims]), labels: new ort.Tensor('int64', rows.labels, [rows.n]) },
-              identityIndices(rows.n), c.rows, s.batchSize, lr, noise)
-            : await runner.trainStep(rows, imageDims, lr, noise);
-          augState = rows.state;
-        } else {
-          const c = chunkAt(k, budget.steps);
-          res = c.loop
-            ? await runner.trainLoop({ images: imagesTensor, labels: labelsTensor }, c.indices, c.rows, s.batchSize, lr, noise)
-            : await runner.trainStep(gatherBatch(data.train, c.indices), imageDims, lr, noise);
-        }
-        for (let i = 0; i < res.losses.length; i++) {
-          if (!Number.isFinite(res.losses[i])) {
-            throw new NonFiniteLoss(`loss became ${res.losses[i]} at epoch ${meta.epoch + 1}, step ${runner.step - res.losses.length + i + 1}: lower --lr (now ${lr}); ` +
-              (meta.epoch > 0 ? `the last good checkpoint is ${runFile(runDir, 'last')} (epoch ${meta.epoch})` : 'no checkpoint was saved'));
-          }
-          pos.lossSum += res.losses[i] * res.sizes[i];
-          pos.correct += res.corrects[i];
-          pos.seen += res.sizes[i];
-        }
-        pos.batchesDone += res.losses.length;
-        budget.steps -= res.losses.length;
-        progress?.update(pos.batchesDone, { loss: pos.lossSum / pos.seen, acc: pos.correct / pos.seen, samples: pos.seen });
-      }
+      const augState = await trainSteps({ s, plan, total, pos, runner, noise, feed, progress, budget, stop: () => stopRequested,
+        augState: meta.rng.augment ?? Rng.fromSeed(s.seed, 'augment').getState(), data: { images: imagesTensor, labels: labelsTensor, split: data.train, dims: imageDims },
+        epoch: meta.epoch, runDir });
       progress?.finish({ clear: true });
 
       if (pos.batchesDone < total) {
@@ -274,6 +227,88 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   await runner.release();
   log(`Outputs in ${runDir}/ (model.onnx, metrics.csv, curves.png, last/best.safetensors, samples/)`);
   return { runDir, history: meta.history, test, stopped };
+}
+
+interface StepsContext {
+  s: TrainSettings;
+  plan: BatchPlan;
+  /** Batches in the epoch, the last partial one included. */
+  total: number;
+  /** Running position and sums of the epoch, updated in place. */
+  pos: { batchesDone: number; lossSum: number; correct: number; seen: number };
+  runner: Runner;
+  noise: Rng;
+  feed: AugmentFeed | null;
+  progress: ProgressBar | null;
+  /** Steps this process may still take (tests stop runs with it). */
+  budget: { steps: number };
+  stop: () => boolean;
+  /** The augmentation generator state after the last chunk trained. */
+  augState: RngState;
+  data: { images: ort.Tensor; labels: ort.Tensor; split: NormalizedSplit; dims: number[] };
+  /** Completed epochs (this one is epoch + 1) and the run folder, for messages. */
+  epoch: number;
+  runDir: string;
+}
+
+/**
+ * Train the rest of an epoch's batches from pos.batchesDone, in Loop chunks (or single steps), until the
+ * epoch ends or a stop is requested. Returns the augmentation generator state to save.
+ */
+async function trainSteps(c0: StepsContext): Promise<RngState> {
+  const { s, plan, total, pos, runner, noise, feed, progress, budget, stop, data, epoch, runDir } = c0;
+  let augState = c0.augState;
+  const lr = s.optimizer.lr;
+  // A chunk: `rows` Loop steps from batch k, or one single step (the step runner, the last partial batch).
+  const chunkAt = (k: number, left: number) => {
+    const loop = k < plan.steps && s.runner === 'loop';
+    const rows = loop ? Math.min(s.chunkSteps, plan.steps - k, left) : 1;
+    return { k, rows, loop, indices: loop ? plan.full.subarray(k * s.batchSize, (k + rows) * s.batchSize) : batchRows(plan, k, s.batchSize) };
+  };
+  // With augmentation the worker prepares the next chunk while this one trains. The generator state
+  // kept in meta is the one after the last chunk trained, so a stop discards any prefetched chunk.
+  const prefetch = (k: number, left: number, restart: boolean) => {
+    if (!feed || k >= total || left <= 0) return null;
+    const c = chunkAt(k, left);
+    const ready = feed.request(c.indices, restart ? augState : undefined);
+    ready.catch(() => {});
+    return { ...c, ready };
+  };
+  let next = prefetch(pos.batchesDone, budget.steps, true);
+
+  while (pos.batchesDone < total) {
+    if (stop() || budget.steps <= 0) break;
+    const k = pos.batchesDone;
+    let res;
+    if (next) {
+      const c = next;
+      const rows: AugmentedRows = await c.ready;
+      next = prefetch(k + c.rows, budget.steps - c.rows, false);
+      res = c.loop
+        ? await runner.trainLoop({ images: new ort.Tensor('float32', rows.images, [rows.n, ...data.dims]), labels: new ort.Tensor('int64', rows.labels, [rows.n]) },
+          identityIndices(rows.n), c.rows, s.batchSize, lr, noise)
+        : await runner.trainStep(rows, data.dims, lr, noise);
+      augState = rows.state;
+    } else {
+      const c = chunkAt(k, budget.steps);
+      res = c.loop
+        ? await runner.trainLoop({ images: data.images, labels: data.labels }, c.indices, c.rows, s.batchSize, lr, noise)
+        : await runner.trainStep(gatherBatch(data.split, c.indices), data.dims, lr, noise);
+    }
+    for (let i = 0; i < res.losses.length; i++) {
+      if (!Number.isFinite(res.losses[i])) {
+        throw new NonFiniteLoss(`loss became ${res.losses[i]} at epoch ${epoch + 1}, step ${runner.step - res.losses.length + i + 1}: lower --lr (now ${lr}); ` +
+          (epoch > 0 ? `the last good checkpoint is ${runFile(runDir, 'last')} (epoch ${epoch})` : 'no checkpoint was saved'));
+      }
+      pos.lossSum += res.losses[i] * res.sizes[i];
+      pos.correct += res.corrects[i];
+      pos.seen += res.sizes[i];
+    }
+    pos.batchesDone += res.losses.length;
+    budget.steps -= res.losses.length;
+    progress?.update(pos.batchesDone, { loss: pos.lossSum / pos.seen, acc: pos.correct / pos.seen, samples: pos.seen });
+  }
+  return augState;
 }
 
 const identities = new Map<number, BigInt64Array>();
