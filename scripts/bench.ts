@@ -13,7 +13,7 @@
  * See BENCHMARKS.md.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -156,6 +156,7 @@ async function main() {
         console.error(formatTable([row]).split('\n').at(-1));
       }
     }
+    await rm(dir, { recursive: true, force: true });
   }
   console.log(formatTable(rows));
   if (s.json) await writeFile(s.json, JSON.stringify({ date: new Date().toISOString(), cores, torch: tv, settings: s, rows }, null, 1));
