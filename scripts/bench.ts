@@ -158,6 +158,7 @@ async function main() {
     }
     await rm(dir, { recursive: true, force: true });
   }
+  await rm(join(tmpdir(), `onnxtrain-bench-${process.pid}`), { recursive: true, force: true });
   console.log(formatTable(rows));
   if (s.json) await writeFile(s.json, JSON.stringify({ date: new Date().toISOString(), cores, torch: tv, settings: s, rows }, null, 1));
 }
