@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { UsageError } from '../options.js';
+
 
 export const evaluateCommand = {
   command: 'evaluate <run>',
@@ -24,7 +24,6 @@ export const predictCommand = {
       .option('json', { type: 'boolean', default: false, describe: 'print the full probabilities as JSON' }),
   handler: async (a: Record<string, unknown>) => {
     const { predict } = await import('../../predict/predict.js');
-    if (!(Number.isInteger(a.top) && (a.top as number) > 0)) throw new UsageError(`--top must be a positive integer, got ${a.top}`);
     const preds = await predict({ run: a.run as string, images: a.images as string[], invert: a.invert as boolean, top: a.top as number });
     if (a.json) {
       console.log(JSON.stringify(preds, null, 2));
