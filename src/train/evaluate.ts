@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { readFile } from 'node:fs/promises';
@@ -31,6 +32,7 @@ export interface Evaluation {
 
 /** Test-set accuracy, per-class accuracy and the confusion matrix (text and PNG) of a trained run. */
 export async function evaluateRun(s: EvaluateSettings): Promise<Evaluation> {
+  if (!existsSync(runFile(s.run, 'config'))) throw new Error(`'${s.run}' is not a training run (no config.json there): give a folder written by npm run train`);
   const cfg = await readJson<{ dataset: DatasetName; classNames: string[]; classes?: number[] | null; limit: number | null }>(runFile(s.run, 'config'));
   const info = DATASETS[cfg.dataset];
   if (!info) throw new Error(`${runFile(s.run, 'config')}: unknown dataset '${cfg.dataset}'`);
