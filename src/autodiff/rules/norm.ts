@@ -1,31 +1,73 @@
-import { attrFloat, attrInt } from '../../graph/ir.js';
+import { attrFloat, attrInt, type Node } from '../../graph/ir.js';
 import type { GraphBuilder } from '../../graph/builder.js';
+import { sizeOf } from './shapes.js';
 import type { RuleTable } from './types.js';
 
 /** A per-channel [C] vector viewed as [C, 1, ..., 1] so that it broadcasts over X's axis 1. */
 const perChannel = (b: GraphBuilder, v: string, rank: number): string =>
   rank <= 2 ? v : b.op1('Unsqueeze', [v, b.constant([...Array(rank - 2).keys()].map((i) => i + 1), 'int64')]);
 
+/** Axes 0, 2, 3, ...: every axis of a rank-`rank` X but the channel axis. */
+const statAxes = (rank: number): number[] => [0, ...[...Array(rank - 2).keys()].map((i) => i + 2)];
+
+/**
+ * Training mode (batch statistics): Y = scale Xh + B, Xh = (X - mean) inv, inv = 1 / sqrt(var + eps), with mean
+ * and biased var over the M = N*H*W values of a channel. Sums over every axis but 1:
+ *   dB = sum(dY),  dscale = sum(dY Xh),  dX = scale inv / M (M dY - dB - Xh dscale).
+ * The op outputs no saved statistics, so mean and var are recomputed here, except when momentum = 0: then
+ * the op's running_mean/running_var outputs are exactly the batch mean and biased variance, and are read.
+ * Running statistics are state, not a function the loss differentiates: no gradient reaches them.
+ */
+function trainingGrad(b: GraphBuilder, n: Node, needs: boolean[], dOut: (string | null)[]): (string | null)[] {
+  if (dOut[1] || dOut[2]) throw new Error(`BatchNormalization gradient (node '${n.name}'): the loss depends on running_mean/running_var outputs; feed them to state updates only`);
+  const dY = dOut[0]!;
+  const [x, scale] = n.inputs;
+  const dt = b.dtype(x);
+  const rank = b.shape(x).length;
+  const axes = statAxes(rank);
+  const axesT = b.constant(axes, 'int64');
+  const reused = attrFloat(n, 'momentum', 0.9) === 0 && Boolean(n.outputs[1]) && Boolean(n.outputs[2]);
+  const mean = reused ? perChannel(b, n.outputs[1], rank) : b.op1('ReduceMean', [x], { axes, keepdims: 1 });
+  const xc = b.op1('Sub', [x, mean]);
+  const variance = reused ? perChannel(b, n.outputs[2], rank) : b.op1('ReduceMean', [b.op1('Mul', [xc, xc])], { axes, keepdims: 1 });
+  // ORT reads epsilon as a float32 attribute; use the same value in float64 graphs.
+  const inv = b.op1('Reciprocal', [b.op1('Sqrt', [b.op1('Add', [variance, b.constant(Math.fround(attrFloat(n, 'epsilon', 1e-5)), dt)])])]);
+  const sum = (v: string) => b.op1('ReduceSum', [v, axesT], { keepdims: 1 });
+  const flat = (v: string) => b.op1('Reshape', [v, b.constant([-1], 'int64')]);
+  const sumDy = needs[0] || needs[2] ? sum(dY) : '';
+  const dScale = needs[0] || needs[1] ? b.op1('Mul', [sum(b.op1('Mul', [dY, xc])), inv]) : '';
+  let dX: string | null = null;
+  if (needs[0]) {
+    // dX = k dY - (Xc c2 + c1), k = scale inv, c1 = k dB / M, c2 = k inv dscale / M: per-channel factors, 4 full-size ops.
+    const count = b.op1('Div', [sizeOf(b, x), sizeOf(b, inv)]);
+    const k = b.op1('Mul', [perChannel(b, scale, rank), inv]);
+    const kOverM = b.op1('Div', [k, count]);
+    const c1 = b.op1('Mul', [kOverM, sumDy]);
+    const c2 = b.op1('Mul', [b.op1('Mul', [kOverM, inv]), dScale]);
+    dX = b.op1('Sub', [b.op1('Mul', [dY, k]), b.op1('Add', [b.op1('Mul', [xc, c2]), c1])]);
+  }
+  return [dX, needs[1] ? flat(dScale) : null, needs[2] ? flat(sumDy) : null, null, null];
+}
+
 export const norm: RuleTable = {
   // Inference mode (running statistics): Y = scale (X - mean) / sqrt(var + eps) + B, per channel (axis 1).
   //   With inv = 1 / sqrt(var + eps), Xh = (X - mean) inv, and sums over every axis but 1:
   //   dX = dY scale inv,  dscale = sum(dY Xh),  dB = sum(dY),
   //   dmean = -sum(dY) scale inv,  dvar = -1/2 sum(dY (X - mean)) scale inv^3
-  // Training-mode BN is built by the BatchNorm2d layer from primitive ops and differentiates through them.
   BatchNormalization: {
     infer: (ins, n) => {
       const x = ins[0]!;
-      const stat = { dtype: ins[3]?.dtype ?? x.dtype, shape: ins[3]?.shape };
+      // Training mode's running_mean/running_var outputs have the statistics inputs' type: [C].
+      const stat = { dtype: ins[3]?.dtype ?? x.dtype, shape: ins[3]?.shape ?? (x.shape ? [x.shape[1]] : undefined) };
       return n.outputs.map((_, k) => (k === 0 ? { dtype: x.dtype, shape: x.shape } : stat));
     },
-    grad: ({ b, needs }, n, [dY]) => {
-      if (attrInt(n, 'training_mode', 0) !== 0 || n.outputs.filter(Boolean).length > 1) {
-        throw new Error(`BatchNormalization gradient: only inference mode (training_mode=0, one output) is supported (node '${n.name}'); build training-mode BN from primitive ops`);
-      }
+    grad: ({ b, needs }, n, dOut) => {
+      if (attrInt(n, 'training_mode', 0) !== 0) return trainingGrad(b, n, needs, dOut);
+      const dY = dOut[0];
       const [x, scale, , mean, variance] = n.inputs;
       const dt = b.dtype(x);
       const rank = b.shape(x).length;
-      const axes = b.constant([0, ...[...Array(rank - 2).keys()].map((i) => i + 2)], 'int64');
+      const axes = b.constant(statAxes(rank), 'int64');
       const sum = (v: string) => b.op1('ReduceSum', [v, axes], { keepdims: 0 });
       const inv = b.op1('Reciprocal', [b.op1('Sqrt', [b.op1('Add', [variance, b.constant(attrFloat(n, 'epsilon', 1e-5), dt)])])]);
       const scaleInv = b.op1('Mul', [scale, inv]);
