@@ -17,6 +17,8 @@ const statAxes = (rank: number): number[] => [0, ...[...Array(rank - 2).keys()].
  * The op outputs no saved statistics, so mean and var are recomputed here, except when momentum = 0: then
  * the op's running_mean/running_var outputs are exactly the batch mean and biased variance, and are read.
  * Running statistics are state, not a function the loss differentiates: no gradient reaches them.
+ * Caution: onnxruntime (CPU) writes running_mean/var in place over inputs 3/4, even over fed graph inputs,
+ * when those outputs stay inside the graph: give the op statistics inputs that nothing else reads.
  */
 function trainingGrad(b: GraphBuilder, n: Node, needs: boolean[], dOut: (string | null)[]): (string | null)[] {
   if (dOut[1] || dOut[2]) throw new Error(`BatchNormalization gradient (node '${n.name}'): the loss depends on running_mean/running_var outputs; feed them to state updates only`);
