@@ -1,5 +1,6 @@
-import { float } from '../graph/ir.js';
-import type { BuildContext } from './context.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import { float, type Dim } from '../graph/ir.js';
+import type { BuildContext, LayerRow } from './context.js';
 import type { Module } from './module.js';
 
 export type ActivationKind = 'relu' | 'sigmoid' | 'tanh' | 'leaky-relu';
@@ -15,13 +16,20 @@ export class Activation implements Module {
   }
 
   build(ctx: BuildContext, name: string, x: string): string {
-    const b = ctx.b;
-    const y =
-      this.kind === 'relu' ? b.op1('Relu', [x])
+    const y = this.emit(ctx.b, x);
+    ctx.row(this.summaryRow(name, ctx.b.shape(y)));
+    return y;
+  }
+
+  /** The activation's node alone (no summary row). */
+  emit(b: GraphBuilder, x: string): string {
+    return this.kind === 'relu' ? b.op1('Relu', [x])
       : this.kind === 'sigmoid' ? b.op1('Sigmoid', [x])
       : this.kind === 'tanh' ? b.op1('Tanh', [x])
       : b.op1('LeakyRelu', [x], { alpha: float(this.negativeSlope) });
-    ctx.row({ name, type: this.type, outputShape: b.shape(y), params: 0, trainable: false, macs: 0 });
-    return y;
+  }
+
+  summaryRow(name: string, outputShape: Dim[]): LayerRow {
+    return { name, type: this.type, outputShape, params: 0, trainable: false, macs: 0 };
   }
 }

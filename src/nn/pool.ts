@@ -1,4 +1,6 @@
-import type { BuildContext } from './context.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Dim } from '../graph/ir.js';
+import type { BuildContext, LayerRow } from './context.js';
 import type { Module } from './module.js';
 
 export type PoolKind = 'max' | 'avg';
@@ -15,11 +17,18 @@ export class Pool2d implements Module {
   }
 
   build(ctx: BuildContext, name: string, x: string): string {
-    const attrs = { kernel_shape: [this.kernel, this.kernel], strides: [this.stride, this.stride] };
-    const y = this.kind === 'max'
-      ? ctx.b.op1('MaxPool', [x], attrs)
-      : ctx.b.op1('AveragePool', [x], attrs);
-    ctx.row({ name, type: this.type, outputShape: ctx.b.shape(y), params: 0, trainable: false, macs: 0 });
+    const y = this.emit(ctx.b, x);
+    ctx.row(this.summaryRow(name, ctx.b.shape(y)));
     return y;
+  }
+
+  /** The pooling node alone (no summary row). */
+  emit(b: GraphBuilder, x: string): string {
+    const attrs = { kernel_shape: [this.kernel, this.kernel], strides: [this.stride, this.stride] };
+    return this.kind === 'max' ? b.op1('MaxPool', [x], attrs) : b.op1('AveragePool', [x], attrs);
+  }
+
+  summaryRow(name: string, outputShape: Dim[]): LayerRow {
+    return { name, type: this.type, outputShape, params: 0, trainable: false, macs: 0 };
   }
 }
