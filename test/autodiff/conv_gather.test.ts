@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runGradients } from '../helpers/gradcheck.js';
+
+// 16+ input channels with a small column matrix (kh kw C Ho Wo <= 32768, planes from 8x8): dW through one
+// Gather of all taps and a single Gemm. Checked against a direct float64 evaluation of the backward sums.
+
+/** dW[m,c,i,j] = sum_{n,ho,wo} R[n,m,ho,wo] X[n,c,ho s - p + i, wo s - p + j] (0 outside X). */
+function referenceDW(x: number[], r: number[], [N, C, H, W]: number[], [M, , K]: number[], s: number, p: number): Float64Array {
+  const Ho = Math.floor((H + 2 * p - K) / s) + 1;
+  const Wo = Math.floor((W + 2 * p - K) / s) + 1;
+  const dw = new Float64Array(M * C * K * K);
+  for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let ho = 0; ho < Ho; ho++) for (let wo = 0; wo < Wo; wo++) {
+    const g = r[((n * M + m) * Ho + ho) * Wo + wo];
+    for (let c = 0; c < C; c++) for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) {
+      const h = ho * s - p + i;
+      const v = wo * s - p + j;
+      if (h < 0 || v < 0 || h >= H || v >= W) continue;
+      dw[((m * C + c) * K + i) * K + j] += g * x[((n * C + c) * H + h) * W + v];
+    }
+  }
+  return dw;
+}
+
+const cases = [
+  { label: 'k3 p1 s1, 16 -> 5 channels, 8x10', x: [3, 16, 8, 10], w: [5, 16, 3, 3], s: 1, p: 1, gather: true },
+  { label: 'k3 p0 s2, 20 -> 3 channels, 19x17', x: [2, 20, 19, 17], w: [3, 20, 3, 3], s: 2, p: 0, gather: true },
+  { label: 'k2 p1 s1, 16 -> 4 channels, 9x9', x: [2, 16, 9, 9], w: [4, 16, 2, 2], s: 1, p: 1, gather: true },
+  { label: 'k3 p1 s1, 16 -> 2 channels, 16x16 (columns too large: per-tap Gemms)', x: [2, 16, 16, 16], w: [2, 16, 3, 3], s: 1, p: 1, gather: false },
+];
+for (const c of cases) {
+  test(`Conv dW ${c.label}: equals the direct sums`, async () => {
+    const run = await runGradients({
+      dtype: 'float32',
+      inputs: { x: { dims: c.x }, w: { dims: c.w } },
+      build: (b, v) => b.op1('Conv', [v.x, v.w], { pads: [c.p, c.p, c.p, c.p], strides: [c.s, c.s] }),
+    });
+    const want = referenceDW(run.inputs.x, run.weights, c.x, c.w, c.s, c.p);
+    const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+    run.grads.w.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= 1e-4 * scale + 1e-5, `dW[${i}]: ${g} vs ${want[i]}`));
+    assert.equal(run.gradOps.includes('Gather'), c.gather, `gradient ops: ${run.gradOps.join(' ')}`);
+    assert.equal(run.gradOps.filter((o) => o === 'Gemm').length, c.gather ? 1 : c.w[2] * c.w[3]);
+  });
+}
