@@ -23,15 +23,24 @@ const FLIPPED_MIN_CHANNELS = 32;
 const TAP_GEMM_MIN_CHANNELS = 16;
 
 /**
- * Largest per-sample column matrix (kh kw C Ho Wo elements) for which the weight gradient gathers all taps
- * into one [N Ho Wo, kh kw C] matrix and runs a single Gemm; larger ones keep the per-tap Gemms, whose
- * [C, N Ho Wo] slices stay in cache. Measured (scripts/bench_ops.ts variants, batch 64, k3, median ms,
- * 1 / 2 threads, tap Gemms -> gather): 16 ch 14x14 (28k, basic-cnn) 1.89 -> 1.83 / 1.81 -> 1.19;
- * 32 ch 14x14 (56k) 3.95 -> 4.24 / 3.46 -> 2.65; 32 ch 28x28 (226k) 8.8 -> 13.4 / 7.3 -> 8.1.
+ * The weight gradient of 16+ channel layers gathers its columns from X laid out channels-last (one Gather
+ * per group of taps) and multiplies each group with one Gemm, up to this many elements per sample in one
+ * tap's columns (C Ho Wo); larger planes keep the per-tap Slices. Gather runs on every thread, Slice on
+ * one. Measured (batch 64, k3, median ms, 1 / 2 threads, Slice taps -> gathered taps): 16 ch 14x14
+ * 1.82 -> 1.48 / 1.73 -> 1.12 (rows of taps); 32 ch 14x14 -> 64 4.00 -> 3.23 / 3.50 -> 2.58; 64 ch 14x14
+ * 7.45 -> 5.96 / 6.27 -> 4.34; 32 ch 28x28 (25088) 9.33 -> 9.58 / 7.73 -> 6.67; but 32 ch 32x32 (32768)
+ * 13.2 -> 14.8 / 11.3 -> 10.0.
  */
-const GATHER_MAX_COLUMNS = 32768;
+const GATHER_MAX_TAP_COLUMNS = 28 * 28 * 32;
 
-/** Output planes smaller than this (not measured) keep the per-tap Gemms. */
+/**
+ * Taps per Gather + Gemm: all of them, else one kernel row, else one, whichever first keeps a group's
+ * per-sample columns within this many elements (in cache: 16 ch 14x14 all taps 1.75 / 1.10 ms, a row at a
+ * time 1.48 / 1.12, one at a time 1.51 / 1.26).
+ */
+const GATHER_MAX_GROUP_COLUMNS = 16384;
+
+/** Output planes smaller than this (not measured) keep the per-tap Slices. */
 const GATHER_MIN_PLANE = 64;
 
 /** The strided window of tap (i, j) over the padded spatial axes 2, 3. */
@@ -64,31 +73,38 @@ function weightGradTapGemms(b: GraphBuilder, x: string, dY: string, w: Window, C
   return b.op1('Reshape', [stacked, b.constant([M, C, kh, kw], 'int64')]);
 }
 
+/** Taps per Gemm in weightGradGathered (see GATHER_MAX_GROUP_COLUMNS). */
+function tapsPerGemm([kh, kw]: number[], tapColumns: number): number {
+  return kh * kw * tapColumns <= GATHER_MAX_GROUP_COLUMNS ? kh * kw : kw * tapColumns <= GATHER_MAX_GROUP_COLUMNS ? kw : 1;
+}
+
 /**
  * dW[m, (i, j, c)] = dY^T [M, N P] . cols [N P, kh kw C] with cols[(n, p), (i, j, c)] = X[n, c] at tap (i, j)
- * of output position p: one Gather over X as [N, H W + 1, C] (channels last, a zero row for the padding).
- * Gather and the single wide Gemm both use every thread, where Slice does not.
+ * of output position p, gathered from X as [N, H W + 1, C] (channels last, a zero row for the padding), a
+ * group of taps per Gather and Gemm.
  */
-function weightGradGatherGemm(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
+function weightGradGathered(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
   const [kh, kw] = w.kernel;
   const [sh, sw] = w.strides;
-  const src: number[] = [];
-  for (let yo = 0; yo < Ho; yo++) {
-    for (let xo = 0; xo < Wo; xo++) {
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const [y, xx] = [yo * sh + i - w.pads[0], xo * sw + j - w.pads[1]];
+  const group = tapsPerGemm(w.kernel, C * Ho * Wo);
+  const lastC = b.op1('Reshape', [b.op1('Transpose', [x], { perm: [0, 2, 3, 1] }), b.constant([0, H * W, C], 'int64')]);
+  const withZero = b.op1('Pad', [lastC, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], { perm: [1, 0, 2, 3] }), b.constant([M, -1], 'int64')]);
+  const parts: string[] = [];
+  for (let t0 = 0; t0 < kh * kw; t0 += group) {
+    const src: number[] = [];
+    for (let yo = 0; yo < Ho; yo++) {
+      for (let xo = 0; xo < Wo; xo++) {
+        for (let t = t0; t < t0 + group; t++) {
+          const [y, xx] = [yo * sh + Math.floor(t / kw) - w.pads[0], xo * sw + (t % kw) - w.pads[1]];
           src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
         }
       }
     }
+    const gathered = b.op1('Gather', [withZero, b.constant(src, 'int64', [Ho * Wo, group])], { axis: 1 });
+    parts.push(b.op1('Gemm', [dYt, b.op1('Reshape', [gathered, b.constant([-1, group * C], 'int64')])]));
   }
-  const lastC = b.op1('Reshape', [b.op1('Transpose', [x], { perm: [0, 2, 3, 1] }), b.constant([0, H * W, C], 'int64')]);
-  const withZero = b.op1('Pad', [lastC, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
-  const gathered = b.op1('Gather', [withZero, b.constant(src, 'int64', [Ho * Wo, kh * kw])], { axis: 1 });
-  const cols = b.op1('Reshape', [gathered, b.constant([-1, kh * kw * C], 'int64')]);
-  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], { perm: [1, 0, 2, 3] }), b.constant([M, -1], 'int64')]);
-  const dWt = b.op1('Reshape', [b.op1('Gemm', [dYt, cols]), b.constant([M, kh * kw, C], 'int64')]);
+  const dWt = b.op1('Reshape', [parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 }), b.constant([M, kh * kw, C], 'int64')]);
   return b.op1('Reshape', [b.op1('Transpose', [dWt], { perm: [0, 2, 1] }), b.constant([M, C, kh, kw], 'int64')]);
 }
 
@@ -147,7 +163,7 @@ function inputGradFlipped(b: GraphBuilder, dY: string, wt: string, w: Window, C:
 export const conv: RuleTable = {
   // Y[n,m] = sum_c X[n,c] (*) W[m,c] + B[m]  (2-D cross-correlation with strides and pads)
   //   dX = ConvTranspose(dY, W) with output_padding restoring X's size (stride 1: Conv with W flipped)
-  //   dW[m,c] = sum_n X[n,c] (*) dY[n,m]  (gathered columns + one Gemm, one Gemm per tap, im2col + MatMul,
+  //   dW[m,c] = sum_n X[n,c] (*) dY[n,m]  (gathered columns + a Gemm per group of taps, one Gemm per tap, im2col + MatMul,
   //   or Conv with batch and channels swapped)
   //   dB[m] = sum over n, h, w of dY[n,m]
   Conv: {
@@ -185,8 +201,8 @@ export const conv: RuleTable = {
       let dW: string | null = null;
       if (needs[1]) {
         dW = w.kernel[0] * w.kernel[1] > IM2COL_MAX_TAPS ? weightGradSwapped(b, x, dY!, w, [H, W], [Ho, Wo])
-          : C >= TAP_GEMM_MIN_CHANNELS && Ho * Wo >= GATHER_MIN_PLANE && w.kernel[0] * w.kernel[1] * C * Ho * Wo <= GATHER_MAX_COLUMNS
-            ? weightGradGatherGemm(b, x, dY!, w, C, M, [H, W], [Ho, Wo])
+          : C >= TAP_GEMM_MIN_CHANNELS && Ho * Wo >= GATHER_MIN_PLANE && C * Ho * Wo <= GATHER_MAX_TAP_COLUMNS
+            ? weightGradGathered(b, x, dY!, w, C, M, [H, W], [Ho, Wo])
           : C >= TAP_GEMM_MIN_CHANNELS ? weightGradTapGemms(b, x, dY!, w, C, M, [Ho, Wo])
           : weightGradIm2col(b, x, dY!, w, C, M, [Ho, Wo]);
       }
