@@ -1,27 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { convBackwardReference } from '../helpers/conv_reference.js';
 import { runGradients } from '../helpers/gradcheck.js';
 
 // 16+ input channels, planes from 8x8 and C Ho Wo <= 25088: dW through Gathers of X's taps (channels last),
 // one Gemm per group of taps (all of them, a kernel row, or one tap, as the columns grow). Checked against a
 // direct float64 evaluation of the backward sums.
 
-/** dW[m,c,i,j] = sum_{n,ho,wo} R[n,m,ho,wo] X[n,c,ho s - p + i, wo s - p + j] (0 outside X). */
-function referenceDW(x: number[], r: number[], [N, C, H, W]: number[], [M, , K]: number[], s: number, p: number): Float64Array {
-  const Ho = Math.floor((H + 2 * p - K) / s) + 1;
-  const Wo = Math.floor((W + 2 * p - K) / s) + 1;
-  const dw = new Float64Array(M * C * K * K);
-  for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let ho = 0; ho < Ho; ho++) for (let wo = 0; wo < Wo; wo++) {
-    const g = r[((n * M + m) * Ho + ho) * Wo + wo];
-    for (let c = 0; c < C; c++) for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) {
-      const h = ho * s - p + i;
-      const v = wo * s - p + j;
-      if (h < 0 || v < 0 || h >= H || v >= W) continue;
-      dw[((m * C + c) * K + i) * K + j] += g * x[((n * C + c) * H + h) * W + v];
-    }
-  }
-  return dw;
-}
 
 const cases = [
   { label: 'k3 p1 s1, 16 -> 5 channels, 8x10 (all taps in one Gemm)', x: [3, 16, 8, 10], w: [5, 16, 3, 3], s: 1, p: 1, gather: true, gemms: 1 },
@@ -38,7 +23,7 @@ for (const c of cases) {
       inputs: { x: { dims: c.x }, w: { dims: c.w } },
       build: (b, v) => b.op1('Conv', [v.x, v.w], { pads: [c.p, c.p, c.p, c.p], strides: [c.s, c.s] }),
     });
-    const want = referenceDW(run.inputs.x, run.weights, c.x, c.w, c.s, c.p);
+    const want = convBackwardReference(run.inputs.x, null, run.weights, c.x, c.w, c.s, c.p).dw;
     const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
     run.grads.w.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= 1e-4 * scale + 1e-5, `dW[${i}]: ${g} vs ${want[i]}`));
     assert.equal(run.gradOps.includes('Gather'), c.gather, `gradient ops: ${run.gradOps.join(' ')}`);

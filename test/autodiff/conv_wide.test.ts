@@ -1,30 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { convBackwardReference } from '../helpers/conv_reference.js';
 import { runGradients } from '../helpers/gradcheck.js';
 
 // Wide layers take the faster formulations (32+ input channels: dX through a Conv with the flipped kernel;
 // 16+: dW through one Gemm per tap): checked against a direct float64 evaluation of the backward sums.
 
-/** dX[n,c,h,w] = sum_{m,i,j} R[n,m,ho,wo] W[m,c,i,j] with h = ho s - p + i; dW[m,c,i,j] = sum_{n,ho,wo} R X. */
-function reference(x: number[], w: number[], r: number[], [N, C, H, W]: number[], [M, , K]: number[], s: number, p: number) {
-  const Ho = Math.floor((H + 2 * p - K) / s) + 1;
-  const Wo = Math.floor((W + 2 * p - K) / s) + 1;
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(w.length);
-  for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let ho = 0; ho < Ho; ho++) for (let wo = 0; wo < Wo; wo++) {
-    const g = r[((n * M + m) * Ho + ho) * Wo + wo];
-    for (let c = 0; c < C; c++) for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) {
-      const h = ho * s - p + i;
-      const v = wo * s - p + j;
-      if (h < 0 || v < 0 || h >= H || v >= W) continue;
-      const xi = ((n * C + c) * H + h) * W + v;
-      const wi = ((m * C + c) * K + i) * K + j;
-      dx[xi] += g * w[wi];
-      dw[wi] += g * x[xi];
-    }
-  }
-  return { dx, dw };
-}
 
 function close(got: number[], want: Float64Array, what: string) {
   const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
@@ -44,7 +25,7 @@ for (const c of cases) {
       inputs: { x: { dims: c.x }, w: { dims: c.w } },
       build: (b, v) => b.op1('Conv', [v.x, v.w], { pads: [c.p, c.p, c.p, c.p], strides: [c.s, c.s] }),
     });
-    const want = reference(run.inputs.x, run.inputs.w, run.weights, c.x, c.w, c.s, c.p);
+    const want = convBackwardReference(run.inputs.x, run.inputs.w, run.weights, c.x, c.w, c.s, c.p);
     close(run.grads.x, want.dx, 'dX');
     close(run.grads.w, want.dw, 'dW');
     assert.equal(run.gradOps.includes('ConvTranspose'), !c.flipped, `gradient ops: ${run.gradOps.join(' ')}`);
