@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Graph, ValueInfo } from '../graph/ir.js';
-import * as N from '../graph/names.js';
 import { allocate, numel, type Tensor } from '../graph/tensor.js';
 import { initialWeights } from '../models/init.js';
 import { buildModelDef, type ModelName, type ModelOptions } from '../models/registry.js';
@@ -33,7 +32,7 @@ const contract = (g: Graph) => ({ inputs: g.inputs.map(io), outputs: g.outputs.m
 /** Zeroed optimizer state for the trainable parameters, keyed by state name. */
 export function zeroState(sig: G.ModelSignature): Map<string, Tensor> {
   const m = new Map<string, Tensor>();
-  for (const slot of sig.slots) for (const p of sig.trainable) m.set(N.state(p.name, slot), { dtype: p.dtype, dims: [...p.shape], data: allocate(p.dtype, numel(p.shape)) });
+  for (const { name, param: p } of G.stateSpecs(sig)) m.set(name, { dtype: p.dtype, dims: [...p.shape], data: allocate(p.dtype, numel(p.shape)) });
   return m;
 }
 
@@ -68,7 +67,7 @@ export async function buildArtifacts(s: BuildSettings) {
     optimizer,
     hyperparameters: { learningRate: optimizer.lr, batchSize: 64, epochs: def.dataset.name === 'cifar10' ? 10 : 20 },
     parameters: sig.all.map((p) => ({ name: p.name, shape: p.shape, dtype: p.dtype, trainable: p.trainable, buffer: p.buffer })),
-    optimizerState: sig.slots.flatMap((slot) => sig.trainable.map((p) => ({ name: N.state(p.name, slot), param: p.name, slot, shape: p.shape }))),
+    optimizerState: G.stateSpecs(sig).map(({ name, slot, param }) => ({ name, param: param.name, slot, shape: param.shape })),
     noise: sig.noise,
     graphs: Object.fromEntries(Object.entries(graphs).map(([f, g]) => [f, contract(g)])),
     checkpoint: 'checkpoint.safetensors',

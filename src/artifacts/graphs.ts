@@ -48,7 +48,10 @@ export function signature(s: GraphSettings): ModelSignature {
   };
 }
 
-const stateNames = (sig: ModelSignature): string[] => sig.slots.flatMap((slot) => sig.trainable.map((p) => N.state(p.name, slot)));
+/** Optimizer state in contract order: slot-major (every trainable param's first slot, then the next slot). */
+export function stateSpecs(sig: ModelSignature): { name: string; slot: string; param: ParamSpec }[] {
+  return sig.slots.flatMap((slot) => sig.trainable.map((param) => ({ name: N.state(param.name, slot), slot, param })));
+}
 
 /** Declare inputs in contract order: frozen params, buffers, noise. */
 function declareRest(b: GraphBuilder, sig: ModelSignature, withNoise: boolean): void {
@@ -161,7 +164,7 @@ export function buildTrainStepGraph(s: GraphSettings): Graph {
   const lr = b.input(N.LEARNING_RATE, 'float32', []);
   const step = b.input(N.STEP, 'int64', []);
   for (const p of sig.trainable) b.input(p.name, p.dtype, p.shape);
-  for (const slot of sig.slots) for (const p of sig.trainable) b.input(N.state(p.name, slot), p.dtype, p.shape);
+  for (const st of stateSpecs(sig)) b.input(st.name, st.param.dtype, st.param.shape);
   declareRest(b, sig, true);
   const { ctx, opt } = emitStep(b, s, sig, x, y, {
     lr, step, source: declared, param: (p) => p.name, state: (n) => n, outputName: N.updated, lossName: N.LOSS, correctName: N.CORRECT,
@@ -190,14 +193,14 @@ export function buildTrainLoopGraph(s: GraphSettings): Graph {
   const labels = outer.input(N.DATA_LABELS, 'int64', ['M']);
   const indices = outer.input(N.BATCH_INDICES, 'int64', ['S', 'B']);
   const lr = outer.input(N.LEARNING_RATE, 'float32', []);
-  const step = outer.input(N.STEP, 'int64', []);
+  outer.input(N.STEP, 'int64', []);
   for (const p of sig.trainable) outer.input(p.name, p.dtype, p.shape);
-  for (const slot of sig.slots) for (const p of sig.trainable) outer.input(N.state(p.name, slot), p.dtype, p.shape);
+  for (const st of stateSpecs(sig)) outer.input(st.name, st.param.dtype, st.param.shape);
   for (const p of [...sig.frozen, ...sig.buffers]) outer.input(p.name, p.dtype, p.shape);
   for (const n of sig.noise) outer.input(n.name, 'float32', ['S', ...n.shape.map((d) => (d === 'N' ? 'B' : d))]);
 
   // Loop-carried: step, trainable params, state, buffers. Inside the body they carry a `loop.` prefix.
-  const carried = [N.STEP, ...sig.trainable.map((p) => p.name), ...stateNames(sig), ...sig.buffers.map((p) => p.name)];
+  const carried = [N.STEP, ...sig.trainable.map((p) => p.name), ...stateSpecs(sig).map((st) => st.name), ...sig.buffers.map((p) => p.name)];
   const inner = (name: string) => `loop.${name}`;
   const body = new GraphBuilder('train_loop_body', 'loop');
   const iter = body.input('loop.iter', 'int64', []);

@@ -66,7 +66,7 @@ export class Runner {
   }
 
   stateNames(): string[] {
-    return this.sig.slots.flatMap((slot) => this.sig.trainable.map((p) => N.state(p.name, slot)));
+    return G.stateSpecs(this.sig).map((st) => st.name);
   }
 
   weights(): Map<string, Tensor> {
