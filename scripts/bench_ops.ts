@@ -29,28 +29,6 @@ const maxGradS2D = (k: number, [H, W]: number[]): Build => (b, v) => {
   return b.op1('Reshape', [b.op1('DepthToSpace', [routed], { blocksize: k }), b.op1('Shape', [v.x])]);
 };
 
-/**
- * In the free [R, k, Wo, k] view of X: taps equal to their window's max get the weight 2^(k k - 1 - t)
- * (t = the tap's row-major position), a MaxPool of those weights picks each window's first maximum,
- * and dY flows where a tap's weight equals it. No transposes.
- */
-const maxGradWeighted = (k: number, [H, W]: number[], route: 'where' | 'mul'): Build => (b, v) => {
-  const [Ho, Wo] = [H / k, W / k];
-  const y = b.op1('MaxPool', [v.x], { kernel_shape: [k, k], strides: [k, k] });
-  const view = i64(b, [-1, k, Wo, k]);
-  const per = i64(b, [-1, 1, Wo, 1]);
-  const xv = b.op1('Reshape', [v.x, view]);
-  const isMax = b.op1('Equal', [xv, b.op1('Reshape', [y, per])]);
-  const weights = b.constant(Array.from({ length: k * k }, (_, t) => 2 ** (k * k - 1 - t)), 'float32', [1, k, 1, k]);
-  const scored = b.op1('Where', [isMax, weights, b.constant(0)]);
-  const best = b.op1('MaxPool', [b.op1('Reshape', [scored, b.op1('Shape', [v.x])])], { kernel_shape: [k, k], strides: [k, k] });
-  const first = b.op1('Equal', [scored, b.op1('Reshape', [best, per])]);
-  const dyv = b.op1('Reshape', [v.dy, per]);
-  const routed = route === 'where' ? b.op1('Where', [first, dyv, b.constant(0)]) : b.op1('Mul', [b.op1('Cast', [first], { to: 1 }), dyv]);
-  void Ho;
-  return b.op1('Reshape', [routed, b.op1('Shape', [v.x])]);
-};
-
 /** ArgMax over each block's taps (first maximum, as PyTorch), upsampled with dY by Resize; no DepthToSpace. */
 const maxGradArgMax = (k: number, [H, W]: number[]): Build => (b, v) => {
   const blocks = b.op1('SpaceToDepth', [b.op1('Reshape', [v.x, i64(b, [-1, 1, H, W])])], { blocksize: k });

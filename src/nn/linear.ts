@@ -1,4 +1,4 @@
-import { perSample, type BuildContext } from './context.js';
+import type { BuildContext } from './context.js';
 import type { Module } from './module.js';
 
 /** nn.Linear(inFeatures, outFeatures): y = x W^T + b, W [out, in]; PyTorch init U(+-1/sqrt(in)) for both. */
