@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- models...] [--quick] [--epochs-frac F] [--threads 1,2] [--spinning off|on|both]
+ * `npm run bench [-- models...] [--quick] [--epochs-frac F] [--threads 1,2] [--spinning auto|off|on|both]
  *  [--repeats R] [--torch auto|off] [--json FILE]`
  *
  * --threads sets onnxruntime's intra-op threads and PyTorch's torch.set_num_threads alike; without it
@@ -12,6 +12,7 @@
  * are printed beside wall seconds because they move far less when others load the machine.
  * See BENCHMARKS.md.
  */
+import { resolveSpinning, type SpinPolicy } from '../src/train/spinning.js';
 import { spawnSync } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -35,8 +36,8 @@ interface BenchSettings {
   epochsFrac: number;
   /** Thread counts to measure; undefined = each library's default. Default [undefined]. */
   threads: (number | undefined)[];
-  /** Spinning settings to measure. Default [false]. */
-  spinning: boolean[];
+  /** Spinning policies to measure ('auto' as `train` resolves it). Default ['auto']. */
+  spinning: SpinPolicy[];
   /** Timed repetitions per figure (the median is reported). Default 3; --quick 1. */
   repeats: number;
   /** Run PyTorch when available. Default true. */
@@ -52,7 +53,7 @@ function parse(argv: string[]): BenchSettings {
       quick: { type: 'boolean', default: false },
       'epochs-frac': { type: 'string' },
       threads: { type: 'string' },
-      spinning: { type: 'string', default: 'off' },
+      spinning: { type: 'string', default: 'auto' },
       repeats: { type: 'string' },
       torch: { type: 'string', default: 'auto' },
       json: { type: 'string' },
@@ -68,8 +69,8 @@ function parse(argv: string[]): BenchSettings {
     if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--threads takes positive integers separated by commas (e.g. 1,2), got '${t}'`);
     return n;
   });
-  const spinning = { off: [false], on: [true], both: [false, true] }[values.spinning];
-  if (!spinning) throw new Error(`--spinning must be off, on or both, got '${values.spinning}'`);
+  const spinning = ({ auto: ['auto'], off: ['off'], on: ['on'], both: ['off', 'on'] } as Record<string, SpinPolicy[]>)[values.spinning];
+  if (!spinning) throw new Error(`--spinning must be auto, off, on or both, got '${values.spinning}'`);
   if (values.torch !== 'auto' && values.torch !== 'off') throw new Error(`--torch must be auto or off, got '${values.torch}'`);
   return {
     models: positionals.length ? (positionals as ModelName[]) : [...MODEL_NAMES],
@@ -141,13 +142,14 @@ async function main() {
     const dir = join(tmpdir(), `onnxtrain-bench-${process.pid}`, model);
     if (tv) await writeTorchInputs(dir, data, indices, BATCH, weights);
     for (const threads of s.threads) {
-      for (const spinning of s.spinning) {
-        let config = `ort threads ${threads ?? `default(${cores})`}, spinning ${spinning ? 'on' : 'off'}`;
+      for (const policy of s.spinning) {
+        const { spinning } = await resolveSpinning(policy, threads);
+        let config = `ort threads ${threads ?? `default(${cores})`}, spinning ${policy === 'auto' ? `auto (${spinning ? 'on' : 'off'})` : policy}`;
         console.error(`${model} (${data.source}), ${steps} steps, ${config} ...`);
         const ours = await timeOurs({ def, data, weights, indices, batch: BATCH, threads, spinning, repeats: s.repeats });
         const row: Row = { model, config, steps, stepsPerEpoch, ours };
         // PyTorch has no spinning switch: time it once per thread count.
-        if (tv && spinning === s.spinning[0]) {
+        if (tv && policy === s.spinning[0]) {
           row.torchPlain = timeTorch(dir, model, threads, s.repeats, false);
           row.torchTuned = timeTorch(dir, model, threads, s.repeats, true);
           row.config += `; torch threads ${row.torchTuned.threads}`;

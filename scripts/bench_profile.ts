@@ -1,5 +1,5 @@
 /**
- * `node dist/scripts/bench_profile.js <model> [--steps 30] [--threads N] [--top 25] [--graph loop|step] [--opt all|extended|basic|disabled]`
+ * `node dist/scripts/bench_profile.js <model> [--steps 30] [--threads N] [--top 25] [--graph loop|step] [--opt all|extended|basic|disabled] [--spinning off|on]`
  *
  * Runs the train_loop (or train_step) graph of a seed model under onnxruntime's profiler and prints the
  * time per op type and the slowest nodes (per step, summed over the body's nodes), to find what to
@@ -23,7 +23,7 @@ interface Event { cat: string; name: string; dur: number; args?: { op_name?: str
 async function main() {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2), allowPositionals: true,
-    options: { steps: { type: 'string', default: '30' }, threads: { type: 'string' }, top: { type: 'string', default: '25' }, graph: { type: 'string', default: 'loop' }, opt: { type: 'string', default: 'all' } },
+    options: { steps: { type: 'string', default: '30' }, threads: { type: 'string' }, top: { type: 'string', default: '25' }, graph: { type: 'string', default: 'loop' }, opt: { type: 'string', default: 'all' }, spinning: { type: 'string', default: 'off' } },
   });
   const model = positionals[0];
   if (!model || !isModelName(model)) throw new Error(`usage: bench_profile.js <model> [--steps N] [--threads N] [--graph loop|step]; got '${model ?? ''}'`);
@@ -39,7 +39,7 @@ async function main() {
   const session = await ort.InferenceSession.create(encodeModel(graph), {
     executionProviders: ['cpu'], graphOptimizationLevel: values.opt as 'all', executionMode: 'sequential', interOpNumThreads: 1,
     ...(values.threads ? { intraOpNumThreads: Number(values.threads) } : {}),
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: values.spinning === 'on' ? '1' : '0' } } },
     enableProfiling: true, profileFilePrefix: `/tmp/${prefix}`,
   });
   const state: Record<string, ort.Tensor> = {};

@@ -2,6 +2,7 @@ import type { AugmentSettings } from '../data/augment.js';
 import type { ModelName, ModelOptions } from '../models/registry.js';
 import type { OptimizerSettings } from '../optim/index.js';
 import type { Device } from './session.js';
+import type { SpinPolicy } from './spinning.js';
 
 /** Everything a training run is made from. Every field documents its default. */
 export interface TrainSettings {
@@ -24,8 +25,8 @@ export interface TrainSettings {
   device: Device;
   /** Intra-op threads. Default: onnxruntime's choice. */
   threads?: number;
-  /** Spin-waiting worker threads. Default false. */
-  spinning: boolean;
+  /** Spin-waiting worker threads: 'auto' spins when the cores are otherwise idle (see spinning.ts). Default 'auto'. */
+  spinning: SpinPolicy;
   /** Run folder. Default runs/<model>-<date>-<time>. */
   out?: string;
   /** Dataset folder searched first and downloaded into. Default data/<dataset>. */

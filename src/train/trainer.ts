@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -22,6 +23,7 @@ import { AugmentFeed, type AugmentedRows } from './augment_feed.js';
 import { Runner } from './runner.js';
 import { defaultRunDir, runFile } from './run_dir.js';
 import { checkDevice } from './session.js';
+import { resolveSpinning } from './spinning.js';
 import type { TrainSettings } from './settings.js';
 import type { NormalizedSplit } from '../data/normalize.js';
 import { applyInitWeights, expandFrozen, loadInitWeights } from './transfer.js';
@@ -107,7 +109,8 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   const log = s.log;
 
   const data = await prepareData(def.dataset, { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log });
-  const runner = await Runner.create(gs, { device: s.device, threads: s.threads, spinning: s.spinning, runner: s.runner });
+  const spin = await resolveSpinning(s.spinning, s.threads);
+  const runner = await Runner.create(gs, { device: s.device, threads: s.threads, spinning: spin.spinning, runner: s.runner });
 
   let meta: RunMeta;
   if (resumeMeta) {
@@ -134,7 +137,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
     await writeJsonAtomic(runFile(runDir, 'config'), runConfig(s, def));
   }
   log(`Training ${s.model} on ${def.dataset.name}: ${data.trainIdx.length} train / ${data.valIdx.length} validation / ${data.test.n} test images, ` +
-    `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr} -> ${runDir}`);
+    `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr}; ${s.device}, ${s.threads ?? availableParallelism()} threads, ${spin.why} -> ${runDir}`);
 
   const save = async (file: 'last' | 'best') =>
     saveCheckpoint(runFile(runDir, file), { weights: runner.weights(), optimizerState: runner.optimizerState(), meta });

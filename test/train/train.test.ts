@@ -20,6 +20,7 @@ test('train simple-mlp on real Fashion-MNIST through the CLI: epoch lines, outpu
   const out = join(tmp(), 'run');
   const r = cli('train', 'simple-mlp', '--epochs', '2', '--limit', '12000', '--out', out);
   assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /; cpu, \d+ threads, (spinning|no spinning: .+) -> /);
   assert.match(r.stdout, /Epoch 1\/2: Train Loss: \d+\.\d{4}, Train Acc: \d+\.\d{2}% \| Val Loss: \d+\.\d{4}, Val Acc: \d+\.\d{2}%/);
   const acc = Number(/Test Accuracy: ([\d.]+)%/.exec(r.stdout)?.[1]);
   assert.ok(acc >= 80, `test accuracy ${acc}% after 2 epochs on 10k images is below the 80% floor`);
@@ -86,6 +87,7 @@ test('bad input: one line naming the problem, non-zero exit', () => {
     [['train', 'simple-mlp', '--optimizer', 'adagrad'], /optimizer/],
     [['train', '--resume', '/nonexistent/run'], /\/nonexistent\/run\/config\.json/],
     [['train'], /name a model to train/],
+    [['train', 'simple-mlp', '--spinning', 'always'], /spinning.*always/],
     [['train', 'simple-mlp', '--device', 'cuda', '--out', join(tmp(), 'cuda')], /the cuda execution provider could not start .*install the CUDA binaries/],
   ];
   for (const [args, re] of cases) {

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { augmentationFromNames, type AugmentSettings } from '../../data/augment.js';
 import { DEVICES } from '../../train/session.js';
+import { SPIN_POLICIES, spinPolicy } from '../../train/spinning.js';
 import type { TrainSettings } from '../../train/settings.js';
 import { modelName, modelOptions, optimizerSettings, UsageError, withOptimizerOptions, withVariantOptions } from '../options.js';
 
@@ -39,7 +40,7 @@ export const trainCommand = {
       .option('val-size', { type: 'number', default: 10000, describe: 'validation images taken from the 60k training set' })
       .option('early-stopping', { type: 'number', default: 0, describe: 'patience in epochs (0: off); restores the best weights' })
       .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: one per core)' })
-      .option('spinning', { type: 'boolean', default: false, describe: 'let idle onnxruntime threads spin-wait' })
+      .option('spinning', { choices: SPIN_POLICIES, default: 'auto' as const, describe: 'idle onnxruntime threads spin-wait: auto = when the cores are otherwise idle' })
       .option('device', { choices: DEVICES, default: 'cpu' as const })
       .option('out', { type: 'string', describe: 'run folder (default runs/<model>-<date>-<time>)' })
       .option('resume', { type: 'string', describe: 'continue the run in this folder from its last checkpoint' })
@@ -66,7 +67,7 @@ export const trainCommand = {
       valSize: a.valSize as number,
       earlyStopping: a.earlyStopping as number,
       threads: a.threads === undefined ? undefined : positiveInt('threads', a.threads),
-      spinning: a.spinning as boolean,
+      spinning: spinPolicy(a.spinning),
       device: a.device as TrainSettings['device'],
       out: a.out as string | undefined,
       dataDir: a.dataDir as string | undefined,

@@ -1,0 +1,63 @@
+import { availableParallelism, cpus } from 'node:os';
+
+/**
+ * Whether onnxruntime's idle intra-op threads spin-wait between kernels ('session.intra_op.allow_spinning').
+ * 'auto' spins only when the cores this run uses are otherwise idle, as OpenMP (and so PyTorch) spins by
+ * default but backs off when there are more threads than free CPUs. Measured in BENCHMARKS.md: at 2
+ * threads on a free 2-core machine spinning makes the MLPs ~35 % and basic-cnn ~10 % faster, at twice the
+ * CPU time; with another process on a core it burns that core for nothing.
+ */
+export type SpinPolicy = 'auto' | 'on' | 'off';
+export const SPIN_POLICIES: SpinPolicy[] = ['auto', 'on', 'off'];
+
+export interface SpinDecision {
+  spinning: boolean;
+  /** Why, for the run's first line: 'spinning', 'no spinning: 1 thread', 'no spinning: cores busy (1.0 of 2)'. */
+  why: string;
+}
+
+/** Cores' worth of CPU time the whole machine used between two os.cpus() readings (0..cores). */
+export function busyCores(before: ReturnType<typeof cpus>, after: ReturnType<typeof cpus>): number {
+  let busy = 0;
+  let total = 0;
+  after.forEach((c, i) => {
+    const b = before[i];
+    if (!b) return;
+    const d = (k: keyof typeof c.times) => c.times[k] - b.times[k];
+    const all = d('user') + d('nice') + d('sys') + d('idle') + d('irq');
+    busy += all - d('idle');
+    total += all;
+  });
+  return total > 0 ? (busy / total) * after.length : 0;
+}
+
+/**
+ * The decision for a run with `threads` intra-op threads (undefined: onnxruntime's one per core) on
+ * `cores` cores while other processes keep `busy` cores' worth busy.
+ */
+export function decideSpinning(policy: SpinPolicy, threads: number | undefined, cores: number, busy: number): SpinDecision {
+  if (policy === 'on') return { spinning: true, why: 'spinning (--spinning on)' };
+  if (policy === 'off') return { spinning: false, why: 'no spinning (--spinning off)' };
+  const n = threads ?? cores;
+  if (n <= 1) return { spinning: false, why: 'no spinning: 1 thread' };
+  // A quarter of a core of background work (daemons, a shell) still leaves the cores free enough.
+  if (busy > cores - n + 0.25) return { spinning: false, why: `no spinning: cores busy (${busy.toFixed(1)} of ${cores} in use)` };
+  return { spinning: true, why: 'spinning' };
+}
+
+/** Resolve a policy on this machine: 'auto' samples the CPU load for `sampleMs` first. */
+export async function resolveSpinning(policy: SpinPolicy, threads: number | undefined, sampleMs = 200): Promise<SpinDecision> {
+  if (policy !== 'auto') return decideSpinning(policy, threads, availableParallelism(), 0);
+  const before = cpus();
+  await new Promise((r) => setTimeout(r, sampleMs));
+  const after = cpus();
+  return decideSpinning(policy, threads, after.length, busyCores(before, after));
+}
+
+/** The policy from a CLI value or an older run's config (a boolean there). */
+export function spinPolicy(v: unknown): SpinPolicy {
+  if (v === true) return 'on';
+  if (v === false || v === undefined) return v === false ? 'off' : 'auto';
+  if (typeof v === 'string' && (SPIN_POLICIES as string[]).includes(v)) return v as SpinPolicy;
+  throw new Error(`--spinning must be auto, on or off, got '${String(v)}'`);
+}
