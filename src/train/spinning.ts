@@ -45,13 +45,16 @@ export function decideSpinning(policy: SpinPolicy, threads: number | undefined, 
   return { spinning: true, why: 'spinning' };
 }
 
-/** Resolve a policy on this machine: 'auto' samples the CPU load for `sampleMs` first. */
-export async function resolveSpinning(policy: SpinPolicy, threads: number | undefined, sampleMs = 200): Promise<SpinDecision> {
+/**
+ * Resolve a policy on this machine: 'auto' samples the CPU load for `sampleMs` first. `ownWorkers` counts
+ * busy threads of this process that the sample cannot see yet (the augmentation worker, which starts later).
+ */
+export async function resolveSpinning(policy: SpinPolicy, threads: number | undefined, opts: { sampleMs?: number; ownWorkers?: number } = {}): Promise<SpinDecision> {
   if (policy !== 'auto') return decideSpinning(policy, threads, availableParallelism(), 0);
   const before = cpus();
-  await new Promise((r) => setTimeout(r, sampleMs));
+  await new Promise((r) => setTimeout(r, opts.sampleMs ?? 200));
   const after = cpus();
-  return decideSpinning(policy, threads, after.length, busyCores(before, after));
+  return decideSpinning(policy, threads, after.length, busyCores(before, after) + (opts.ownWorkers ?? 0));
 }
 
 /** The policy from a CLI value or an older run's config (a boolean there). */

@@ -109,7 +109,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   const log = s.log;
 
   const data = await prepareData(def.dataset, { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log });
-  const spin = await resolveSpinning(s.spinning, s.threads);
+  const spin = await resolveSpinning(s.spinning, s.threads, { ownWorkers: s.augment ? 1 : 0 });
   const runner = await Runner.create(gs, { device: s.device, threads: s.threads, spinning: spin.spinning, runner: s.runner });
 
   let meta: RunMeta;

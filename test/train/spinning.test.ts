@@ -36,8 +36,11 @@ test('spinPolicy reads CLI values and older runs\' booleans, and names a bad val
 });
 
 test('resolveSpinning samples this machine for auto and says why', async () => {
-  const d = await resolveSpinning('auto', 1, 20);
+  const d = await resolveSpinning('auto', 1, { sampleMs: 20 });
   assert.deepEqual(d, { spinning: false, why: 'no spinning: 1 thread' });
-  const a = await resolveSpinning('auto', 2, 50);
+  const a = await resolveSpinning('auto', 2, { sampleMs: 50 });
   assert.match(a.why, /^(spinning|no spinning: cores busy \(\d+\.\d of \d+ in use\))$/);
+  const cores = (await import('node:os')).cpus().length;
+  const withWorker = await resolveSpinning('auto', cores, { sampleMs: 20, ownWorkers: 1 });
+  assert.equal(withWorker.spinning, false, 'an augmentation worker beside one thread per core leaves no core to spin on');
 });
