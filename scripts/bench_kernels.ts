@@ -144,6 +144,18 @@ async function main() {
       totals.set(key, sum);
     }
   }
+  console.log('\nonnxruntime MatMul alone (MLAS SGEMM), M x K x N:');
+  for (const threads of values.threads.split(',').map(Number)) {
+    const { spinning } = await resolveSpinning(policy, threads);
+    for (const [m, k, n] of [[1024, 1024, 1024], [576, 12544, 64], [12544, 576, 64], [64, 576, 12544]]) {
+      const b = new GraphBuilder('matmul');
+      b.output(b.op1('Slice', [b.op1('Reshape', [b.op1('MatMul', [b.input('a', 'float32', [m, k]), b.input('b', 'float32', [k, n])]), b.constant([-1], 'int64')]), b.constant([0], 'int64'), b.constant([1], 'int64')]));
+      const session = await createSession(encodeModel(b.graph), { device: 'cpu', threads, spinning });
+      const ms = await medianMs(session, { a: new ort.Tensor('float32', filled(m * k, 5), [m, k]), b: new ort.Tensor('float32', filled(k * n, 6), [k, n]) }, rounds);
+      await session.release();
+      console.log(`  ${m} x ${k} x ${n}, ${threads} thread${threads > 1 ? 's' : ''}: ${cell(ms, (2 * m * k * n) / 1e9)}`);
+    }
+  }
   console.log('\nconvolutions forward + backward, summed over a model\'s layers (ms per step):');
   for (const [key, s] of totals) console.log(`  ${key}: ours ${s.ours.toFixed(2)}, torch ${Number.isNaN(s.torch) ? '-' : s.torch.toFixed(2)}`);
 }
