@@ -1,5 +1,5 @@
 /**
- * `node dist/scripts/bench_ops.js [group...] [--rounds 40] [--threads N]`
+ * `node dist/scripts/bench_ops.js [group...] [--rounds 40] [--threads N] [--spinning off|on]`
  *
  * A/B timings of alternative ONNX formulations of the backward kernels that dominate CNN training
  * (basic-cnn / complex-cnn shapes, batch 64). Variants of a group run interleaved, round after round,
@@ -173,6 +173,24 @@ const dxFlipped: Build = (b, v) => {
   return b.op1('Conv', [v.dy, f], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
 };
 
+/**
+ * The flipped-kernel Conv on one wide image: the batch laid side by side along W with `gap` zero columns
+ * between samples (enough for a 3x3 kernel), so that onnxruntime runs one large GEMM instead of one per sample.
+ */
+const dxFlippedWide = (gap: number, transpose: boolean): Build => (b, v) => {
+  const [N, M, H, W] = b.shape(v.dy) as number[];
+  const slot = W + gap;
+  const f = b.op1('Slice', [b.op1('Transpose', [v.w], { perm: [1, 0, 2, 3] }), i64(b, [-1, -1]), i64(b, [-4, -4]), i64(b, [2, 3]), i64(b, [-1, -1])]);
+  const C = (b.shape(v.w) as number[])[1];
+  const padded = b.op1('Pad', [v.dy, i64(b, [0, 0, 0, 0, 0, 0, 0, gap])]);
+  const wide = b.op1('Reshape', [b.op1('Transpose', [padded], { perm: [1, 2, 0, 3] }), i64(b, [1, M, H, N * slot])]);
+  const out = transpose
+    ? b.op1('ConvTranspose', [wide, v.w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })
+    : b.op1('Conv', [wide, f], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+  const cut = b.op1('Slice', [b.op1('Reshape', [out, i64(b, [C, H, N, slot])]), i64(b, [0]), i64(b, [W]), i64(b, [3])]);
+  return b.op1('Transpose', [cut], { perm: [2, 0, 1, 3] });
+};
+
 const reluWhere: Build = (b, v) => b.op1('Where', [b.op1('Greater', [v.x, b.constant(0)]), v.dy, b.constant(0)]);
 const reluMulCast: Build = (b, v) => b.op1('Mul', [v.dy, b.op1('Cast', [b.op1('Greater', [v.x, b.constant(0)])], { to: 1 })]);
 
@@ -207,7 +225,7 @@ function groups(): Group[] {
     if (C > 1) {
       out.push({
         name: `conv-dX k3 [64,${M},${H},${H}] -> ${C}`, inputs: { dy: [64, M, H, H], w: [M, C, 3, 3] }, tolerance: 1e-3,
-        variants: { 'ConvTranspose (original)': dxTranspose, 'Conv with flipped W': dxFlipped },
+        variants: { 'ConvTranspose (original)': dxTranspose, 'Conv with flipped W': dxFlipped, 'flipped Conv, batch along W (gap 1)': dxFlippedWide(1, false), 'flipped Conv, batch along W (gap 2)': dxFlippedWide(2, false), 'ConvTranspose, batch along W': dxFlippedWide(1, true) },
       });
     }
   }
@@ -227,7 +245,7 @@ function fill(dims: number[], seed: number): Float32Array {
 }
 
 async function main() {
-  const { values, positionals } = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { rounds: { type: 'string', default: '40' }, threads: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { rounds: { type: 'string', default: '40' }, threads: { type: 'string' }, spinning: { type: 'string', default: 'off' } } });
   const rounds = Number(values.rounds);
   const selected = groups().filter((g) => !positionals.length || positionals.some((p) => g.name.startsWith(p)));
   for (const g of selected) {
@@ -242,7 +260,7 @@ async function main() {
       sessions.push([label, await ort.InferenceSession.create(encodeModel(b.graph), {
         executionProviders: ['cpu'], graphOptimizationLevel: 'all', interOpNumThreads: 1,
         ...(values.threads ? { intraOpNumThreads: Number(values.threads) } : {}),
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
+        extra: { session: { intra_op: { allow_spinning: values.spinning === 'on' ? '1' : '0' } } },
       })]);
     }
     const times = sessions.map(() => [] as number[]);
