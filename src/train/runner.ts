@@ -33,21 +33,49 @@ export class Runner {
   readonly values = new Map<string, ort.Tensor>();
   step = 0;
 
+  private loop: ort.InferenceSession | null = null;
+  private single!: ort.InferenceSession;
+  private validation!: ort.InferenceSession;
+
   private constructor(
     readonly sig: G.ModelSignature,
-    private loop: ort.InferenceSession | null,
-    private single: ort.InferenceSession,
-    private validation: ort.InferenceSession,
+    private readonly models: { loop: Uint8Array | null; single: Uint8Array; validation: Uint8Array },
+    private settings: SessionSettings,
   ) {}
 
   static async create(gs: G.GraphSettings, s: SessionSettings & { runner: 'loop' | 'step' }): Promise<Runner> {
-    const sig = G.signature(gs);
-    const [loop, single, validation] = await Promise.all([
-      s.runner === 'loop' ? createSession(encodeModel(G.buildTrainLoopGraph(gs)), s) : Promise.resolve(null),
-      createSession(encodeModel(G.buildTrainStepGraph(gs)), s),
-      createSession(encodeModel(G.buildValidationGraph(gs)), s),
+    const models = {
+      loop: s.runner === 'loop' ? encodeModel(G.buildTrainLoopGraph(gs)) : null,
+      single: encodeModel(G.buildTrainStepGraph(gs)),
+      validation: encodeModel(G.buildValidationGraph(gs)),
+    };
+    const r = new Runner(G.signature(gs), models, s);
+    await r.open();
+    return r;
+  }
+
+  private async open(): Promise<void> {
+    const s = this.settings;
+    [this.loop, this.single, this.validation] = await Promise.all([
+      this.models.loop ? createSession(this.models.loop, s) : Promise.resolve(null),
+      createSession(this.models.single, s),
+      createSession(this.models.validation, s),
     ]);
-    return new Runner(sig, loop, single, validation);
+  }
+
+  get spinning(): boolean {
+    return this.settings.spinning ?? false;
+  }
+
+  /**
+   * Turn spin-waiting on or off. A session's thread pool is fixed when it is made, so the sessions are
+   * made anew; the training state lives here, outside them, and carries over unchanged.
+   */
+  async setSpinning(on: boolean): Promise<void> {
+    if (on === this.spinning) return;
+    await this.release();
+    this.settings = { ...this.settings, spinning: on };
+    await this.open();
   }
 
   load(weights: Map<string, Tensor>, optimizerState: Map<string, Tensor>, step: number): void {

@@ -5,7 +5,8 @@ import { availableParallelism, cpus } from 'node:os';
  * 'auto' spins only when the cores this run uses are otherwise idle, as OpenMP (and so PyTorch) spins by
  * default but backs off when there are more threads than free CPUs. Measured in BENCHMARKS.md: at 2
  * threads on a free 2-core machine spinning makes the MLPs ~35 % and basic-cnn ~10 % faster, at twice the
- * CPU time; with another process on a core it burns that core for nothing.
+ * CPU time; with another process on a core it burns that core for nothing. The decision is made before
+ * training and revisited between chunks (SpinWatch), so that load arriving later turns spinning off.
  */
 export type SpinPolicy = 'auto' | 'on' | 'off';
 export const SPIN_POLICIES: SpinPolicy[] = ['auto', 'on', 'off'];
@@ -41,7 +42,7 @@ export function decideSpinning(policy: SpinPolicy, threads: number | undefined, 
   const n = threads ?? cores;
   if (n <= 1) return { spinning: false, why: 'no spinning: 1 thread' };
   // A quarter of a core of background work (daemons, a shell) still leaves the cores free enough.
-  if (busy > cores - n + 0.25) return { spinning: false, why: `no spinning: cores busy (${busy.toFixed(1)} of ${cores} in use)` };
+  if (busy > cores - n + 0.25) return { spinning: false, why: `no spinning: cores busy (${busy.toFixed(1)} of ${cores} in use elsewhere)` };
   return { spinning: true, why: 'spinning' };
 }
 
@@ -63,4 +64,56 @@ export function spinPolicy(v: unknown): SpinPolicy {
   if (v === false || v === undefined) return v === false ? 'off' : 'auto';
   if (typeof v === 'string' && (SPIN_POLICIES as string[]).includes(v)) return v as SpinPolicy;
   throw new Error(`--spinning must be auto, on or off, got '${String(v)}'`);
+}
+
+/** One reading: every CPU's times, this process's CPU milliseconds (all threads), and the wall clock. */
+export interface LoadSample {
+  cpus: ReturnType<typeof cpus>;
+  ownMs: number;
+  t: number;
+}
+
+export function sampleLoad(): LoadSample {
+  const u = process.cpuUsage();
+  return { cpus: cpus(), ownMs: (u.user + u.system) / 1000, t: performance.now() };
+}
+
+/**
+ * 'auto' during training: between chunks, how much CPU other processes used since the last reading
+ * (the machine's busy time less this process's). A different decision must be seen twice in a row, over
+ * readings at least `minMs` apart, before it is returned, so that a short burst elsewhere does not make
+ * the runner rebuild its sessions.
+ */
+export class SpinWatch {
+  private last: LoadSample;
+  private pending: boolean | null = null;
+
+  constructor(
+    private readonly threads: number | undefined,
+    private readonly ownWorkers: number,
+    private readonly sample: () => LoadSample = sampleLoad,
+    private readonly minMs = 1000,
+  ) {
+    this.last = sample();
+  }
+
+  /** The new decision when spinning should change from `current`, else null. */
+  check(current: boolean): SpinDecision | null {
+    const now = this.sample();
+    const ms = now.t - this.last.t;
+    if (ms < this.minMs) return null;
+    const others = Math.max(0, busyCores(this.last.cpus, now.cpus) - (now.ownMs - this.last.ownMs) / ms);
+    this.last = now;
+    const d = decideSpinning('auto', this.threads, now.cpus.length, others + this.ownWorkers);
+    if (d.spinning === current) {
+      this.pending = null;
+      return null;
+    }
+    if (this.pending !== d.spinning) {
+      this.pending = d.spinning;
+      return null;
+    }
+    this.pending = null;
+    return d;
+  }
 }

@@ -23,7 +23,7 @@ import { AugmentFeed, type AugmentedRows } from './augment_feed.js';
 import { Runner } from './runner.js';
 import { defaultRunDir, runFile } from './run_dir.js';
 import { checkDevice } from './session.js';
-import { resolveSpinning } from './spinning.js';
+import { resolveSpinning, SpinWatch } from './spinning.js';
 import type { TrainSettings } from './settings.js';
 import type { NormalizedSplit } from '../data/normalize.js';
 import { applyInitWeights, expandFrozen, loadInitWeights } from './transfer.js';
@@ -155,6 +155,13 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   const imagesTensor = new ort.Tensor('float32', data.train.images, [data.train.n, data.train.channels, data.train.height, data.train.width]);
   const labelsTensor = new ort.Tensor('int64', BigInt64Array.from(data.train.labels, (v) => BigInt(v)), [data.train.n]);
   const imageDims = [data.train.channels, data.train.height, data.train.width];
+  const watch = s.spinning === 'auto' && (s.threads ?? availableParallelism()) > 1 ? new SpinWatch(s.threads, s.augment ? 1 : 0) : null;
+  const afterChunk = watch ? async () => {
+    const d = watch.check(runner.spinning);
+    if (!d) return;
+    log(d.spinning ? 'Spinning on: the cores are free again' : `Spinning off: ${d.why.replace(/^no spinning: /, '')}`);
+    await runner.setSpinning(d.spinning);
+  } : undefined;
 
   try {
     while (meta.epoch < s.epochs) {
@@ -167,7 +174,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
       const progress = s.progress === null ? null : new ProgressBar({ total, label: `Epoch ${meta.epoch + 1}/${s.epochs}`, stream: s.progress ?? process.stderr, initial: { done: pos.batchesDone, samples: pos.seen } });
       const augState = await trainSteps({ s, plan, total, pos, runner, noise, feed, progress, budget, stop: () => stopRequested,
         augState: meta.rng.augment ?? Rng.fromSeed(s.seed, 'augment').getState(), data: { images: imagesTensor, labels: labelsTensor, split: data.train, dims: imageDims },
-        epoch: meta.epoch, runDir });
+        epoch: meta.epoch, runDir, afterChunk });
       progress?.finish({ clear: true });
 
       if (pos.batchesDone < total) {
@@ -252,6 +259,8 @@ interface StepsContext {
   /** Completed epochs (this one is epoch + 1) and the run folder, for messages. */
   epoch: number;
   runDir: string;
+  /** Runs between chunks (spinning follows the machine's load). */
+  afterChunk?: () => Promise<void>;
 }
 
 /**
@@ -310,6 +319,7 @@ async function trainSteps(c0: StepsContext): Promise<RngState> {
     pos.batchesDone += res.losses.length;
     budget.steps -= res.losses.length;
     progress?.update(pos.batchesDone, { loss: pos.lossSum / pos.seen, acc: pos.correct / pos.seen, samples: pos.seen });
+    await c0.afterChunk?.();
   }
   return augState;
 }
