@@ -93,15 +93,16 @@ export class SpinWatch {
     private readonly ownWorkers: number,
     private readonly sample: () => LoadSample = sampleLoad,
     private readonly minMs = 1000,
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.last = sample();
   }
 
-  /** The new decision when spinning should change from `current`, else null. */
+  /** The new decision when spinning should change from `current`, else null. Cheap until minMs have passed. */
   check(current: boolean): SpinDecision | null {
+    if (this.clock() - this.last.t < this.minMs) return null;
     const now = this.sample();
     const ms = now.t - this.last.t;
-    if (ms < this.minMs) return null;
     const others = Math.max(0, busyCores(this.last.cpus, now.cpus) - (now.ownMs - this.last.ownMs) / ms);
     this.last = now;
     const d = decideSpinning('auto', this.threads, now.cpus.length, others + this.ownWorkers);

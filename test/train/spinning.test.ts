@@ -67,12 +67,12 @@ function machine() {
       state.idle[i] += (1 - share) * ms;
     }
   };
-  return { read, advance };
+  return { read, advance, clock: () => state.t };
 }
 
 test('SpinWatch turns spinning off when another process takes a core, and on again when it leaves; a burst changes nothing', () => {
   const m = machine();
-  const w = new SpinWatch(2, 0, m.read, 1000);
+  const w = new SpinWatch(2, 0, m.read, 1000, m.clock);
   m.advance(500, 0, 2);
   assert.equal(w.check(true), null, 'readings under minMs apart are not judged');
   m.advance(1000, 0, 2);
@@ -91,7 +91,7 @@ test('SpinWatch turns spinning off when another process takes a core, and on aga
   assert.equal(w.check(false), null);
   m.advance(1500, 0, 1.3);
   assert.equal(w.check(false)?.spinning, true, 'free again: spinning comes back');
-  const withWorker = new SpinWatch(2, 1, m.read, 1000);
+  const withWorker = new SpinWatch(2, 1, m.read, 1000, m.clock);
   m.advance(1500, 0, 2);
   assert.equal(withWorker.check(true), null);
   m.advance(1500, 0, 2);
