@@ -90,6 +90,13 @@ export class ProgressBar {
     this.draw(t);
   }
 
+  /** Erase the bar so that a line can be printed; the next update draws it again below that line. */
+  clearLine(): void {
+    if (!this.enabled || this.finished) return;
+    this.stream.write('\r\x1b[K');
+    this.lastDraw = -Infinity;
+  }
+
   /** Draw the final state and end the line; with `clear`, erase the bar instead (so a summary line can replace it). */
   finish(options: { clear?: boolean } = {}): void {
     if (!this.enabled || this.finished) return;

@@ -156,9 +156,10 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   const labelsTensor = new ort.Tensor('int64', BigInt64Array.from(data.train.labels, (v) => BigInt(v)), [data.train.n]);
   const imageDims = [data.train.channels, data.train.height, data.train.width];
   const watch = s.spinning === 'auto' && (s.threads ?? availableParallelism()) > 1 ? new SpinWatch(s.threads, s.augment ? 1 : 0) : null;
-  const afterChunk = watch ? async () => {
+  const afterChunk = watch ? async (progress: ProgressBar | null) => {
     const d = watch.check(runner.spinning);
     if (!d) return;
+    progress?.clearLine();
     log(d.spinning ? 'Spinning on: the cores are free again' : `Spinning off: ${d.why.replace(/^no spinning: /, '')}`);
     await runner.setSpinning(d.spinning);
   } : undefined;
@@ -259,8 +260,8 @@ interface StepsContext {
   /** Completed epochs (this one is epoch + 1) and the run folder, for messages. */
   epoch: number;
   runDir: string;
-  /** Runs between chunks (spinning follows the machine's load). */
-  afterChunk?: () => Promise<void>;
+  /** Runs between chunks (spinning follows the machine's load); it erases the bar before it prints. */
+  afterChunk?: (progress: ProgressBar | null) => Promise<void>;
 }
 
 /**
@@ -319,7 +320,7 @@ async function trainSteps(c0: StepsContext): Promise<RngState> {
     pos.batchesDone += res.losses.length;
     budget.steps -= res.losses.length;
     progress?.update(pos.batchesDone, { loss: pos.lossSum / pos.seen, acc: pos.correct / pos.seen, samples: pos.seen });
-    await c0.afterChunk?.();
+    await c0.afterChunk?.(progress);
   }
   return augState;
 }

@@ -78,3 +78,20 @@ test('formatDuration', () => {
   assert.equal(formatDuration(65.4), '1:05');
   assert.equal(formatDuration(3725), '1:02:05');
 });
+
+test('clearLine erases the bar for a printed line, and the next update draws it again at once', () => {
+  let clock = 0;
+  const stream = fakeTerminal();
+  const bar = new ProgressBar({ total: 10, stream, now: () => clock });
+  clock = 500;
+  bar.update(3);
+  bar.clearLine();
+  assert.equal(stream.writes.at(-1), '\r\x1b[K');
+  clock = 510; // within minIntervalMs of the last draw, yet the bar comes back
+  bar.update(4);
+  assert.match(stream.writes.at(-1)!, /^\r.* 4\/10/);
+  bar.finish({ clear: true });
+  const n = stream.writes.length;
+  bar.clearLine();
+  assert.equal(stream.writes.length, n, 'nothing after finish');
+});
