@@ -12,6 +12,9 @@ import { fixtureCase, runTraining, runTrainLoop, runTrainSteps, type FixtureCase
 const CASES = [
   'simple-mlp', 'medium-mlp', 'deep-mlp', 'medium-mlp-dropout',
   'basic-cnn', 'basic-cnn-batchnorm', 'complex-cnn', 'cifar10-cnn',
+  // Variants: residual blocks (1x1 shortcuts); tanh, average pooling and 5x5 kernels;
+  // leaky ReLU; sigmoid.
+  'complex-cnn-residual', 'basic-cnn-tanh-avg-k5', 'basic-cnn-leaky-relu', 'medium-mlp-sigmoid',
 ];
 const OPTIMIZERS = ['adam', 'sgd', 'rmsprop'] as const;
 

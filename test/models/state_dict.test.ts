@@ -29,6 +29,7 @@ const CASES: { model: ModelName; options: Partial<ModelOptions> }[] = [
   { model: 'basic-cnn', options: { batchNorm: true, pooling: 'avg' } },
   { model: 'complex-cnn', options: { kernel: 5 } },
   { model: 'cifar10-cnn', options: { activation: 'leaky-relu' } },
+  { model: 'cifar10-cnn', options: { residual: true, batchNorm: true } },
 ];
 /** Eval logits: one forward in float32; the measured difference is below 2e-6 of the logits' scale. */
 const TOL = 1e-5;
