@@ -63,3 +63,37 @@ test('ConvTranspose: inferred shape matches onnxruntime, with strides, pads and 
   });
   assert.equal(run.output.length, 2 * 8 * 8);
 });
+
+// ConvTranspose is linear in X and in W as Conv is: the same float32 central differences are exact.
+const transposeCases: Case[] = [
+  { label: 'k3 p1 s1 with bias', x: [2, 3, 5, 5], w: [3, 4, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true },
+  { label: 'k3 p1 s2, output_padding 1', x: [2, 2, 4, 4], w: [2, 3, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], output_padding: [1, 1] }, bias: true },
+  { label: 'k2 s2 p0 (2x upsampling) without bias', x: [2, 3, 3, 4], w: [3, 2, 2, 2], attrs: { strides: [2, 2] } },
+  { label: 'k4 s2 p1, asymmetric strides [2, 1]', x: [1, 2, 3, 4], w: [2, 2, 4, 4], attrs: { pads: [1, 1, 1, 1], strides: [2, 1] }, bias: true },
+  { label: 'k5 p2 s1 (swapped-Conv weight gradient)', x: [1, 2, 5, 5], w: [2, 2, 5, 5], attrs: { pads: [2, 2, 2, 2] } },
+  { label: 'k3 p1 s1, 16 output channels (gathered weight gradient)', x: [2, 3, 8, 8], w: [3, 16, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true },
+];
+for (const c of transposeCases) {
+  test(`ConvTranspose ${c.label}: gradients of X, W${c.bias ? ', B' : ''} match central differences`, async () => {
+    await gradcheck({
+      dtype: 'float32',
+      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[1]] } } : {}) },
+      build: (b, v) => b.op1('ConvTranspose', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], c.attrs),
+    });
+  });
+}
+
+test('ConvTranspose gradient: output_shape, group or dilation fail with a clear error', async () => {
+  const fails: [Record<string, number[] | number>, RegExp][] = [
+    [{ strides: [2, 2], output_shape: [9, 9] }, /give pads and output_padding instead of output_shape/],
+    [{ group: 2 }, /only group=1/],
+    [{ dilations: [2, 2] }, /only dilations 1/],
+  ];
+  for (const [attrs, re] of fails) {
+    await assert.rejects(runGradients({
+      dtype: 'float32',
+      inputs: { x: { dims: [1, 2, 4, 4] }, w: { dims: [2, 1, 3, 3] } },
+      build: (b, v) => b.op1('ConvTranspose', [v.x, v.w], attrs),
+    }), re);
+  }
+});

@@ -1,4 +1,4 @@
-import { attrInt, attrInts, type Dim } from '../../graph/ir.js';
+import { attrInt, attrInts, attrString, type Dim } from '../../graph/ir.js';
 import type { GraphBuilder } from '../../graph/builder.js';
 import type { RuleTable } from './types.js';
 import { staticSpatial, windowOf, windowOutput, type Window } from './window.js';
@@ -198,14 +198,7 @@ export const conv: RuleTable = {
           ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
         });
       }
-      let dW: string | null = null;
-      if (needs[1]) {
-        dW = w.kernel[0] * w.kernel[1] > IM2COL_MAX_TAPS ? weightGradSwapped(b, x, dY!, w, [H, W], [Ho, Wo])
-          : C >= TAP_GEMM_MIN_CHANNELS && Ho * Wo >= GATHER_MIN_PLANE && C * Ho * Wo <= GATHER_MAX_TAP_COLUMNS
-            ? weightGradGathered(b, x, dY!, w, C, M, [H, W], [Ho, Wo])
-          : C >= TAP_GEMM_MIN_CHANNELS ? weightGradTapGemms(b, x, dY!, w, C, M, [Ho, Wo])
-          : weightGradIm2col(b, x, dY!, w, C, M, [Ho, Wo]);
-      }
+      const dW = needs[1] ? weightGrad(b, x, dY!, w, C, M, [H, W], [Ho, Wo]) : null;
       const dB = bias && needs[2] ? b.op1('ReduceSum', [dY!, b.constant([0, 2, 3], 'int64')], { keepdims: 0 }) : null;
       return bias ? [dX, dW, dB] : [dX, dW];
     },
@@ -232,5 +225,43 @@ export const conv: RuleTable = {
       });
       return [{ dtype: ins[0]!.dtype, shape: [x[0], channels, ...spatial] }];
     },
+    // ConvTranspose(., W) is the adjoint of Conv(., W) with the same kernel, strides and pads, W read as
+    // Conv's [M = C_in, C = C_out, kh, kw]:
+    //   dX = Conv(dY, W)            dW = the Conv weight gradient with dY as the input and X as the output's gradient
+    //   dB[c] = sum over n, h, w of dY[n, c]
+    grad: ({ b, needs }, n, [dY]) => {
+      const [x, wt, bias] = n.inputs;
+      const xs = b.shape(x);
+      const ws = b.shape(wt);
+      if (xs.length !== 4) throw new Error(`ConvTranspose gradient: only 2-D (NCHW) is supported, got input [${xs}]`);
+      if (attrInt(n, 'group', 1) !== 1) throw new Error(`ConvTranspose gradient: only group=1 is supported (node '${n.name}')`);
+      if (attrInts(n, 'output_shape') || attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') {
+        throw new Error(`ConvTranspose gradient: give pads and output_padding instead of output_shape or auto_pad (node '${n.name}')`);
+      }
+      if ((attrInts(n, 'dilations') ?? []).some((d) => d !== 1)) throw new Error(`ConvTranspose gradient: only dilations 1 are supported (node '${n.name}')`);
+      const [M, C] = [ws[0], ws[1]];
+      if (typeof C !== 'number' || typeof M !== 'number') throw new Error('ConvTranspose gradient: channel counts must be static');
+      const [Hx, Wx] = staticSpatial('ConvTranspose', xs);
+      const [Hy, Wy] = staticSpatial('ConvTranspose', b.shape(n.outputs[0]));
+      const kernel = (attrInts(n, 'kernel_shape') ?? ws.slice(2)) as number[];
+      const w: Window = { kernel, strides: attrInts(n, 'strides') ?? [1, 1], dilations: [1, 1], pads: attrInts(n, 'pads') ?? [0, 0, 0, 0], ceil: false };
+      const dX = needs[0] ? b.op1('Conv', [dY!, wt], { kernel_shape: w.kernel, strides: w.strides, pads: w.pads }) : null;
+      const dW = needs[1] ? weightGrad(b, dY!, x, w, C, M, [Hy, Wy], [Hx, Wx]) : null;
+      const dB = bias && needs[2] ? b.op1('ReduceSum', [dY!, b.constant([0, 2, 3], 'int64')], { keepdims: 0 }) : null;
+      return bias ? [dX, dW, dB] : [dX, dW];
+    },
   },
 };
+
+/**
+ * dW of a Conv with input x [N, C, H, W], output gradient dY [N, M, Ho, Wo] and window w: the formulation
+ * measured fastest for the kernel and channel counts (see the constants above).
+ */
+function weightGrad(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
+  if (w.kernel[0] * w.kernel[1] > IM2COL_MAX_TAPS) return weightGradSwapped(b, x, dY, w, [H, W], [Ho, Wo]);
+  if (C >= TAP_GEMM_MIN_CHANNELS && Ho * Wo >= GATHER_MIN_PLANE && C * Ho * Wo <= GATHER_MAX_TAP_COLUMNS) {
+    return weightGradGathered(b, x, dY, w, C, M, [H, W], [Ho, Wo]);
+  }
+  if (C >= TAP_GEMM_MIN_CHANNELS) return weightGradTapGemms(b, x, dY, w, C, M, [Ho, Wo]);
+  return weightGradIm2col(b, x, dY, w, C, M, [Ho, Wo]);
+}
