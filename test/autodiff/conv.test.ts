@@ -43,12 +43,28 @@ test('Conv: no input gradient (no ConvTranspose) when only W and B are wanted; s
   }
 });
 
-test('Conv gradient with group 2 fails with a clear error', async () => {
+const groupCases: Case[] = [
+  { label: 'group 2, k3 p1 with bias', x: [2, 4, 5, 5], w: [6, 2, 3, 3], attrs: { pads: [1, 1, 1, 1], group: [2] }, bias: true },
+  { label: 'depthwise (group 4), k3 p1 s2', x: [2, 4, 6, 6], w: [4, 1, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], group: [4] } },
+  { label: 'depthwise x2 (group 3, 6 filters), k5 p2 with bias', x: [1, 3, 6, 6], w: [6, 1, 5, 5], attrs: { pads: [2, 2, 2, 2], group: [3] }, bias: true },
+];
+for (const c of groupCases) {
+  test(`Conv ${c.label}: gradients match central differences`, async () => {
+    const run = await gradcheck({
+      dtype: 'float32',
+      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[0]] } } : {}) },
+      build: (b, v) => b.op1('Conv', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], { ...c.attrs, group: c.attrs.group[0] }),
+    });
+    assert.ok(run.gradOps.includes('ConvTranspose') && run.gradOps.includes('Split'), `gradient ops: ${run.gradOps.join(' ')}`);
+  });
+}
+
+test('Conv gradient with dilations fails with a clear error', async () => {
   await assert.rejects(runGradients({
     dtype: 'float32',
-    inputs: { x: { dims: [1, 2, 4, 4] }, w: { dims: [2, 1, 3, 3] } },
-    build: (b, v) => b.op1('Conv', [v.x, v.w], { group: 2 }),
-  }), /Conv gradient: only group=1/);
+    inputs: { x: { dims: [1, 2, 6, 6] }, w: { dims: [2, 2, 3, 3] } },
+    build: (b, v) => b.op1('Conv', [v.x, v.w], { dilations: [2, 2] }),
+  }), /Conv gradient: only dilations 1/);
 });
 
 test('ConvTranspose: inferred shape matches onnxruntime, with strides, pads and output_padding', async () => {

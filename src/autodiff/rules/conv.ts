@@ -162,7 +162,8 @@ function inputGradFlipped(b: GraphBuilder, dY: string, wt: string, w: Window, C:
 
 export const conv: RuleTable = {
   // Y[n,m] = sum_c X[n,c] (*) W[m,c] + B[m]  (2-D cross-correlation with strides and pads)
-  //   dX = ConvTranspose(dY, W) with output_padding restoring X's size (stride 1: Conv with W flipped)
+  //   dX = ConvTranspose(dY, W) with output_padding restoring X's size (stride 1: Conv with W flipped);
+  //   with groups, ConvTranspose with the same groups, and dW per group of channels
   //   dW[m,c] = sum_n X[n,c] (*) dY[n,m]  (gathered columns + a Gemm per group of taps, one Gemm per tap, im2col + MatMul,
   //   or Conv with batch and channels swapped)
   //   dB[m] = sum over n, h, w of dY[n,m]
@@ -179,7 +180,7 @@ export const conv: RuleTable = {
       const xs = b.shape(x);
       const ws = b.shape(wt);
       if (xs.length !== 4) throw new Error(`Conv gradient: only 2-D convolution (NCHW) is supported, got input [${xs}]`);
-      if (attrInt(n, 'group', 1) !== 1) throw new Error(`Conv gradient: only group=1 is supported (node '${n.name}')`);
+      const group = attrInt(n, 'group', 1);
       const [H, W] = staticSpatial('Conv', xs);
       const w = windowOf(n, [H, W], ws.slice(2));
       if (w.dilations.some((d) => d !== 1)) throw new Error(`Conv gradient: only dilations 1 are supported (node '${n.name}')`);
@@ -187,7 +188,7 @@ export const conv: RuleTable = {
       if (typeof C !== 'number' || typeof M !== 'number') throw new Error('Conv gradient: channel counts must be static');
       const [Ho, Wo] = staticSpatial('Conv', b.shape(n.outputs[0]));
       let dX: string | null = null;
-      if (needs[0]) dX = inputGradFlipped(b, dY!, wt, w, C);
+      if (needs[0] && group === 1) dX = inputGradFlipped(b, dY!, wt, w, C);
       if (needs[0] && !dX) {
         const outputPadding = [
           H - ((Ho - 1) * w.strides[0] + w.kernel[0] - w.pads[0] - w.pads[2]),
@@ -196,9 +197,22 @@ export const conv: RuleTable = {
         dX = b.op1('ConvTranspose', [dY!, wt], {
           kernel_shape: w.kernel, pads: w.pads, strides: w.strides,
           ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
+          ...(group > 1 ? { group } : {}),
         });
       }
-      const dW = needs[1] ? weightGrad(b, x, dY!, w, C, M, [H, W], [Ho, Wo]) : null;
+      let dW: string | null = null;
+      if (needs[1] && group === 1) dW = weightGrad(b, x, dY!, w, C, M, [H, W], [Ho, Wo]);
+      else if (needs[1]) {
+        // Groups: X's channels and dY's split into `group` parts, one weight gradient per part, stacked on M.
+        const xParts = b.op('Split', [x, b.constant(new Array<number>(group).fill(C), 'int64')], { axis: 1 }, { outputs: group });
+        const dyParts = b.op('Split', [dY!, b.constant(new Array<number>(group).fill(M / group), 'int64')], { axis: 1 }, { outputs: group });
+        const parts = xParts.map((xg, k) => {
+          b.refine(xg, [xs[0], C, H, W]);
+          b.refine(dyParts[k], [xs[0], M / group, Ho, Wo]);
+          return weightGrad(b, xg, dyParts[k], w, C, M / group, [H, W], [Ho, Wo]);
+        });
+        dW = b.op1('Concat', parts, { axis: 0 });
+      }
       const dB = bias && needs[2] ? b.op1('ReduceSum', [dY!, b.constant([0, 2, 3], 'int64')], { keepdims: 0 }) : null;
       return bias ? [dX, dW, dB] : [dX, dW];
     },
