@@ -59,13 +59,20 @@ for (const c of groupCases) {
   });
 }
 
-test('Conv gradient with dilations fails with a clear error', async () => {
-  await assert.rejects(runGradients({
-    dtype: 'float32',
-    inputs: { x: { dims: [1, 2, 6, 6] }, w: { dims: [2, 2, 3, 3] } },
-    build: (b, v) => b.op1('Conv', [v.x, v.w], { dilations: [2, 2] }),
-  }), /Conv gradient: only dilations 1/);
-});
+const dilatedCases: Case[] = [
+  { label: 'dilation 2, k3 p2 with bias', x: [2, 2, 7, 7], w: [3, 2, 3, 3], attrs: { pads: [2, 2, 2, 2], dilations: [2, 2] }, bias: true },
+  { label: 'dilation 2 and stride 2, k3 p1', x: [2, 2, 8, 8], w: [2, 2, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], dilations: [2, 2] } },
+  { label: 'dilations [1, 3], k2x3 p0, 16 channels', x: [1, 16, 5, 9], w: [2, 16, 2, 3], attrs: { dilations: [1, 3] }, bias: true },
+];
+for (const c of dilatedCases) {
+  test(`Conv ${c.label}: gradients match central differences`, async () => {
+    await gradcheck({
+      dtype: 'float32',
+      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[0]] } } : {}) },
+      build: (b, v) => b.op1('Conv', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], c.attrs),
+    });
+  });
+}
 
 test('ConvTranspose: inferred shape matches onnxruntime, with strides, pads and output_padding', async () => {
   const run = await runGradients({

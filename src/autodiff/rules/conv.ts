@@ -125,17 +125,19 @@ function weightGradIm2col(b: GraphBuilder, x: string, dY: string, w: Window, C: 
 
 /**
  * dW[m, c] = X^T[c] (*) dY^T[m]: a Conv over [C, N, H, W] with the [M, N, Ho, Wo] gradient as weights,
- * the forward stride becoming the dilation; the result is cropped to the kernel when the stride left a
- * remainder.
+ * the forward stride becoming the dilation and the forward dilation the stride; the result is cropped to
+ * the kernel when the stride left a remainder.
  */
 function weightGradSwapped(b: GraphBuilder, x: string, dY: string, w: Window, [H, W]: number[], [Ho, Wo]: number[]): string {
   const swap = { perm: [1, 0, 2, 3] };
+  const dilated = w.dilations.some((d) => d !== 1);
   let dWt = b.op1('Conv', [b.op1('Transpose', [x], swap), b.op1('Transpose', [dY], swap)], {
-    pads: w.pads, dilations: w.strides,
+    pads: w.pads, dilations: w.strides, ...(dilated ? { strides: w.dilations } : {}),
   });
   const [kh, kw] = w.kernel;
-  const fullH = H + w.pads[0] + w.pads[2] - w.strides[0] * (Ho - 1);
-  const fullW = W + w.pads[1] + w.pads[3] - w.strides[1] * (Wo - 1);
+  const span = (size: number, i: number, out: number) => size + w.pads[i] + w.pads[i + 2] - w.strides[i] * (out - 1);
+  const fullH = Math.floor((span(H, 0, Ho) - 1) / w.dilations[0]) + 1;
+  const fullW = Math.floor((span(W, 1, Wo) - 1) / w.dilations[1]) + 1;
   if (fullH !== kh || fullW !== kw) {
     dWt = b.op1('Slice', [dWt, b.constant([0, 0], 'int64'), b.constant([kh, kw], 'int64'), b.constant([2, 3], 'int64')]);
   }
@@ -183,21 +185,22 @@ export const conv: RuleTable = {
       const group = attrInt(n, 'group', 1);
       const [H, W] = staticSpatial('Conv', xs);
       const w = windowOf(n, [H, W], ws.slice(2));
-      if (w.dilations.some((d) => d !== 1)) throw new Error(`Conv gradient: only dilations 1 are supported (node '${n.name}')`);
+      const dilated = w.dilations.some((d) => d !== 1);
       const [C, M] = [ws[1], ws[0]];
       if (typeof C !== 'number' || typeof M !== 'number') throw new Error('Conv gradient: channel counts must be static');
       const [Ho, Wo] = staticSpatial('Conv', b.shape(n.outputs[0]));
       let dX: string | null = null;
-      if (needs[0] && group === 1) dX = inputGradFlipped(b, dY!, wt, w, C);
+      if (needs[0] && group === 1 && !dilated) dX = inputGradFlipped(b, dY!, wt, w, C);
       if (needs[0] && !dX) {
-        const outputPadding = [
-          H - ((Ho - 1) * w.strides[0] + w.kernel[0] - w.pads[0] - w.pads[2]),
-          W - ((Wo - 1) * w.strides[1] + w.kernel[1] - w.pads[1] - w.pads[3]),
-        ];
+        // ConvTranspose's natural size, (out - 1) stride + dilated kernel - pads, short of X's by what the
+        // forward stride left over.
+        const natural = [Ho, Wo].map((o, i) => (o - 1) * w.strides[i] + (w.kernel[i] - 1) * w.dilations[i] + 1 - w.pads[i] - w.pads[i + 2]);
+        const outputPadding = [H - natural[0], W - natural[1]];
         dX = b.op1('ConvTranspose', [dY!, wt], {
           kernel_shape: w.kernel, pads: w.pads, strides: w.strides,
           ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
           ...(group > 1 ? { group } : {}),
+          ...(dilated ? { dilations: w.dilations } : {}),
         });
       }
       let dW: string | null = null;
@@ -272,7 +275,8 @@ export const conv: RuleTable = {
  * measured fastest for the kernel and channel counts (see the constants above).
  */
 function weightGrad(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
-  if (w.kernel[0] * w.kernel[1] > IM2COL_MAX_TAPS) return weightGradSwapped(b, x, dY, w, [H, W], [Ho, Wo]);
+  // Dilated kernels (not measured) take the swapped Conv, the one formulation that handles them.
+  if (w.kernel[0] * w.kernel[1] > IM2COL_MAX_TAPS || w.dilations.some((d) => d !== 1)) return weightGradSwapped(b, x, dY, w, [H, W], [Ho, Wo]);
   if (C >= TAP_GEMM_MIN_CHANNELS && Ho * Wo >= GATHER_MIN_PLANE && C * Ho * Wo <= GATHER_MAX_TAP_COLUMNS) {
     return weightGradGathered(b, x, dY, w, C, M, [H, W], [Ho, Wo]);
   }
