@@ -95,22 +95,23 @@ const transposeCases: Case[] = [
   { label: 'k4 s2 p1, asymmetric strides [2, 1]', x: [1, 2, 3, 4], w: [2, 2, 4, 4], attrs: { pads: [1, 1, 1, 1], strides: [2, 1] }, bias: true },
   { label: 'k5 p2 s1 (swapped-Conv weight gradient)', x: [1, 2, 5, 5], w: [2, 2, 5, 5], attrs: { pads: [2, 2, 2, 2] } },
   { label: 'k3 p1 s1, 16 output channels (gathered weight gradient)', x: [2, 3, 8, 8], w: [3, 16, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true },
+  { label: 'group 2, k3 p1 s2, output_padding 1', x: [2, 4, 3, 3], w: [4, 3, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], output_padding: [1, 1], group: [2] }, bias: true },
+  { label: 'dilation 2, k3 p2', x: [1, 2, 5, 5], w: [2, 3, 3, 3], attrs: { pads: [2, 2, 2, 2], dilations: [2, 2] } },
 ];
 for (const c of transposeCases) {
   test(`ConvTranspose ${c.label}: gradients of X, W${c.bias ? ', B' : ''} match central differences`, async () => {
     await gradcheck({
       dtype: 'float32',
-      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[1]] } } : {}) },
-      build: (b, v) => b.op1('ConvTranspose', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], c.attrs),
+      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[1] * (c.attrs.group?.[0] ?? 1)] } } : {}) },
+      build: (b, v) => b.op1('ConvTranspose', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], c.attrs.group ? { ...c.attrs, group: c.attrs.group[0] } : c.attrs),
     });
   });
 }
 
-test('ConvTranspose gradient: output_shape, group or dilation fail with a clear error', async () => {
-  const fails: [Record<string, number[] | number>, RegExp][] = [
+test('ConvTranspose gradient: output_shape or auto_pad fail with a clear error', async () => {
+  const fails: [Record<string, number[] | number | string>, RegExp][] = [
     [{ strides: [2, 2], output_shape: [9, 9] }, /give pads and output_padding instead of output_shape/],
-    [{ group: 2 }, /only group=1/],
-    [{ dilations: [2, 2] }, /only dilations 1/],
+    [{ auto_pad: 'SAME_UPPER' }, /give pads and output_padding instead of output_shape or auto_pad/],
   ];
   for (const [attrs, re] of fails) {
     await assert.rejects(runGradients({

@@ -203,19 +203,7 @@ export const conv: RuleTable = {
           ...(dilated ? { dilations: w.dilations } : {}),
         });
       }
-      let dW: string | null = null;
-      if (needs[1] && group === 1) dW = weightGrad(b, x, dY!, w, C, M, [H, W], [Ho, Wo]);
-      else if (needs[1]) {
-        // Groups: X's channels and dY's split into `group` parts, one weight gradient per part, stacked on M.
-        const xParts = b.op('Split', [x, b.constant(new Array<number>(group).fill(C), 'int64')], { axis: 1 }, { outputs: group });
-        const dyParts = b.op('Split', [dY!, b.constant(new Array<number>(group).fill(M / group), 'int64')], { axis: 1 }, { outputs: group });
-        const parts = xParts.map((xg, k) => {
-          b.refine(xg, [xs[0], C, H, W]);
-          b.refine(dyParts[k], [xs[0], M / group, Ho, Wo]);
-          return weightGrad(b, xg, dyParts[k], w, C, M / group, [H, W], [Ho, Wo]);
-        });
-        dW = b.op1('Concat', parts, { axis: 0 });
-      }
+      const dW = needs[1] ? groupedWeightGrad(b, x, dY!, w, group, C, M / group, [H, W], [Ho, Wo]) : null;
       const dB = bias && needs[2] ? b.op1('ReduceSum', [dY!, b.constant([0, 2, 3], 'int64')], { keepdims: 0 }) : null;
       return bias ? [dX, dW, dB] : [dX, dW];
     },
@@ -242,8 +230,8 @@ export const conv: RuleTable = {
       });
       return [{ dtype: ins[0]!.dtype, shape: [x[0], channels, ...spatial] }];
     },
-    // ConvTranspose(., W) is the adjoint of Conv(., W) with the same kernel, strides and pads, W read as
-    // Conv's [M = C_in, C = C_out, kh, kw]:
+    // ConvTranspose(., W) is the adjoint of Conv(., W) with the same kernel, strides, pads, dilations and
+    // groups, W read as Conv's [M = C_in, C = C_out / group, kh, kw]:
     //   dX = Conv(dY, W)            dW = the Conv weight gradient with dY as the input and X as the output's gradient
     //   dB[c] = sum over n, h, w of dY[n, c]
     grad: ({ b, needs }, n, [dY]) => {
@@ -251,24 +239,42 @@ export const conv: RuleTable = {
       const xs = b.shape(x);
       const ws = b.shape(wt);
       if (xs.length !== 4) throw new Error(`ConvTranspose gradient: only 2-D (NCHW) is supported, got input [${xs}]`);
-      if (attrInt(n, 'group', 1) !== 1) throw new Error(`ConvTranspose gradient: only group=1 is supported (node '${n.name}')`);
+      const group = attrInt(n, 'group', 1);
       if (attrInts(n, 'output_shape') || attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') {
         throw new Error(`ConvTranspose gradient: give pads and output_padding instead of output_shape or auto_pad (node '${n.name}')`);
       }
-      if ((attrInts(n, 'dilations') ?? []).some((d) => d !== 1)) throw new Error(`ConvTranspose gradient: only dilations 1 are supported (node '${n.name}')`);
       const [M, C] = [ws[0], ws[1]];
       if (typeof C !== 'number' || typeof M !== 'number') throw new Error('ConvTranspose gradient: channel counts must be static');
       const [Hx, Wx] = staticSpatial('ConvTranspose', xs);
       const [Hy, Wy] = staticSpatial('ConvTranspose', b.shape(n.outputs[0]));
       const kernel = (attrInts(n, 'kernel_shape') ?? ws.slice(2)) as number[];
-      const w: Window = { kernel, strides: attrInts(n, 'strides') ?? [1, 1], dilations: [1, 1], pads: attrInts(n, 'pads') ?? [0, 0, 0, 0], ceil: false };
-      const dX = needs[0] ? b.op1('Conv', [dY!, wt], { kernel_shape: w.kernel, strides: w.strides, pads: w.pads }) : null;
-      const dW = needs[1] ? weightGrad(b, dY!, x, w, C, M, [Hy, Wy], [Hx, Wx]) : null;
+      const w: Window = { kernel, strides: attrInts(n, 'strides') ?? [1, 1], dilations: attrInts(n, 'dilations') ?? [1, 1], pads: attrInts(n, 'pads') ?? [0, 0, 0, 0], ceil: false };
+      const dX = needs[0] ? b.op1('Conv', [dY!, wt], {
+        kernel_shape: w.kernel, strides: w.strides, pads: w.pads, dilations: w.dilations, ...(group > 1 ? { group } : {}),
+      }) : null;
+      const dW = needs[1] ? groupedWeightGrad(b, dY!, x, w, group, C, M / group, [Hy, Wy], [Hx, Wx]) : null;
       const dB = bias && needs[2] ? b.op1('ReduceSum', [dY!, b.constant([0, 2, 3], 'int64')], { keepdims: 0 }) : null;
       return bias ? [dX, dW, dB] : [dX, dW];
     },
   },
 };
+
+/**
+ * dW of a Conv with `group` groups of C input and M output channels each: with groups, x's channels and
+ * dY's are split into their groups, one weight gradient per group, stacked on the output-channel axis.
+ */
+function groupedWeightGrad(b: GraphBuilder, x: string, dY: string, w: Window, group: number, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
+  if (group === 1) return weightGrad(b, x, dY, w, C, M, [H, W], [Ho, Wo]);
+  const N = b.shape(x)[0];
+  const xParts = b.op('Split', [x, b.constant(new Array<number>(group).fill(C), 'int64')], { axis: 1 }, { outputs: group });
+  const dyParts = b.op('Split', [dY, b.constant(new Array<number>(group).fill(M), 'int64')], { axis: 1 }, { outputs: group });
+  const parts = xParts.map((xg, k) => {
+    b.refine(xg, [N, C, H, W]);
+    b.refine(dyParts[k], [N, M, Ho, Wo]);
+    return weightGrad(b, xg, dyParts[k], w, C, M, [H, W], [Ho, Wo]);
+  });
+  return b.op1('Concat', parts, { axis: 0 });
+}
 
 /**
  * dW of a Conv with input x [N, C, H, W], output gradient dY [N, M, Ho, Wo] and window w: the formulation
