@@ -155,7 +155,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   const imagesTensor = new ort.Tensor('float32', data.train.images, [data.train.n, data.train.channels, data.train.height, data.train.width]);
   const labelsTensor = new ort.Tensor('int64', BigInt64Array.from(data.train.labels, (v) => BigInt(v)), [data.train.n]);
   const imageDims = [data.train.channels, data.train.height, data.train.width];
-  const watch = s.spinning === 'auto' && (s.threads ?? availableParallelism()) > 1 ? new SpinWatch(s.threads, s.augment ? 1 : 0) : null;
+  const watch = s.spinning === 'auto' && s.device === 'cpu' && (s.threads ?? availableParallelism()) > 1 ? new SpinWatch(s.threads, s.augment ? 1 : 0) : null;
   const afterChunk = watch ? async (progress: ProgressBar | null) => {
     const d = watch.check(runner.spinning);
     if (!d) return;
