@@ -13,7 +13,7 @@ export const SPIN_POLICIES: SpinPolicy[] = ['auto', 'on', 'off'];
 
 export interface SpinDecision {
   spinning: boolean;
-  /** Why, for the run's first line: 'spinning', 'no spinning: 1 thread', 'no spinning: cores busy (1.0 of 2)'. */
+  /** Why, for the run's first line: 'spinning', 'no spinning: 1 thread', 'no spinning: cores busy (1.0 of 2 in use elsewhere)'. */
   why: string;
 }
 
@@ -52,16 +52,17 @@ export function decideSpinning(policy: SpinPolicy, threads: number | undefined, 
  */
 export async function resolveSpinning(policy: SpinPolicy, threads: number | undefined, opts: { sampleMs?: number; ownWorkers?: number } = {}): Promise<SpinDecision> {
   if (policy !== 'auto') return decideSpinning(policy, threads, availableParallelism(), 0);
-  const before = cpus();
+  const before = sampleLoad();
   await new Promise((r) => setTimeout(r, opts.sampleMs ?? 200));
-  const after = cpus();
-  return decideSpinning(policy, threads, after.length, busyCores(before, after) + (opts.ownWorkers ?? 0));
+  const after = sampleLoad();
+  return decideSpinning(policy, threads, after.cpus.length, otherCores(before, after) + (opts.ownWorkers ?? 0));
 }
 
 /** The policy from a CLI value or an older run's config (a boolean there). */
 export function spinPolicy(v: unknown): SpinPolicy {
   if (v === true) return 'on';
-  if (v === false || v === undefined) return v === false ? 'off' : 'auto';
+  if (v === false) return 'off';
+  if (v === undefined) return 'auto';
   if (typeof v === 'string' && (SPIN_POLICIES as string[]).includes(v)) return v as SpinPolicy;
   throw new Error(`--spinning must be auto, on or off, got '${String(v)}'`);
 }
@@ -76,6 +77,13 @@ export interface LoadSample {
 export function sampleLoad(): LoadSample {
   const u = process.cpuUsage();
   return { cpus: cpus(), ownMs: (u.user + u.system) / 1000, t: performance.now() };
+}
+
+/** Cores' worth of CPU that other processes used between two readings: the machine's less this process's. */
+function otherCores(before: LoadSample, after: LoadSample): number {
+  const ms = after.t - before.t;
+  const own = ms > 0 ? (after.ownMs - before.ownMs) / ms : 0;
+  return Math.max(0, busyCores(before.cpus, after.cpus) - own);
 }
 
 /**
@@ -102,8 +110,7 @@ export class SpinWatch {
   check(current: boolean): SpinDecision | null {
     if (this.clock() - this.last.t < this.minMs) return null;
     const now = this.sample();
-    const ms = now.t - this.last.t;
-    const others = Math.max(0, busyCores(this.last.cpus, now.cpus) - (now.ownMs - this.last.ownMs) / ms);
+    const others = otherCores(this.last, now);
     this.last = now;
     const d = decideSpinning('auto', this.threads, now.cpus.length, others + this.ownWorkers);
     if (d.spinning === current) {

@@ -109,6 +109,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   const log = s.log;
 
   const data = await prepareData(def.dataset, { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log });
+  const threads = s.threads ?? availableParallelism();
   const spin = await resolveSpinning(s.spinning, s.threads, { ownWorkers: s.augment ? 1 : 0 });
   const runner = await Runner.create(gs, { device: s.device, threads: s.threads, spinning: spin.spinning, runner: s.runner });
 
@@ -137,7 +138,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
     await writeJsonAtomic(runFile(runDir, 'config'), runConfig(s, def));
   }
   log(`Training ${s.model} on ${def.dataset.name}: ${data.trainIdx.length} train / ${data.valIdx.length} validation / ${data.test.n} test images, ` +
-    `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr}; ${s.device}, ${s.threads ?? availableParallelism()} threads, ${spin.why} -> ${runDir}`);
+    `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr}; ${s.device}, ${threads} threads, ${spin.why} -> ${runDir}`);
 
   const save = async (file: 'last' | 'best') =>
     saveCheckpoint(runFile(runDir, file), { weights: runner.weights(), optimizerState: runner.optimizerState(), meta });
@@ -155,7 +156,7 @@ export async function train(s: TrainSettings, resumeMeta?: { dir: string }): Pro
   const imagesTensor = new ort.Tensor('float32', data.train.images, [data.train.n, data.train.channels, data.train.height, data.train.width]);
   const labelsTensor = new ort.Tensor('int64', BigInt64Array.from(data.train.labels, (v) => BigInt(v)), [data.train.n]);
   const imageDims = [data.train.channels, data.train.height, data.train.width];
-  const watch = s.spinning === 'auto' && s.device === 'cpu' && (s.threads ?? availableParallelism()) > 1 ? new SpinWatch(s.threads, s.augment ? 1 : 0) : null;
+  const watch = s.spinning === 'auto' && s.device === 'cpu' && threads > 1 ? new SpinWatch(s.threads, s.augment ? 1 : 0) : null;
   const afterChunk = watch ? async (progress: ProgressBar | null) => {
     const d = watch.check(runner.spinning);
     if (!d) return;

@@ -247,8 +247,7 @@ export const conv: RuleTable = {
       if (typeof C !== 'number' || typeof M !== 'number') throw new Error('ConvTranspose gradient: channel counts must be static');
       const [Hx, Wx] = staticSpatial('ConvTranspose', xs);
       const [Hy, Wy] = staticSpatial('ConvTranspose', b.shape(n.outputs[0]));
-      const kernel = (attrInts(n, 'kernel_shape') ?? ws.slice(2)) as number[];
-      const w: Window = { kernel, strides: attrInts(n, 'strides') ?? [1, 1], dilations: attrInts(n, 'dilations') ?? [1, 1], pads: attrInts(n, 'pads') ?? [0, 0, 0, 0], ceil: false };
+      const w = windowOf(n, [Hy, Wy], ws.slice(2));
       const dX = needs[0] ? b.op1('Conv', [dY!, wt], {
         kernel_shape: w.kernel, strides: w.strides, pads: w.pads, dilations: w.dilations, ...(group > 1 ? { group } : {}),
       }) : null;
