@@ -4,7 +4,28 @@ import { gradcheck, runGradients } from '../helpers/gradcheck.js';
 
 // onnxruntime's CPU provider has no double Conv/ConvTranspose kernel: float32, eps 1e-2, atol/rtol 1e-2
 // (Conv is linear in X and in W, so central differences are exact up to float32 rounding).
-interface Case { label: string; x: number[]; w: number[]; attrs: Record<string, number[]>; bias?: boolean }
+interface Case {
+  label: string; x: number[]; w: number[]; attrs: Record<string, number[]>; group?: number; bias?: boolean;
+  /** Ops the gradient must use (the formulation the case is there to exercise). */
+  gradOps?: string[];
+}
+
+/** One gradcheck test per case; the bias has Conv's output channels W[0], or ConvTranspose's W[1] x group. */
+function gradcheckCases(op: 'Conv' | 'ConvTranspose', list: Case[]): void {
+  for (const c of list) {
+    const group = c.group ?? 1;
+    const biasSize = op === 'Conv' ? c.w[0] : c.w[1] * group;
+    test(`${op} ${c.label}: gradients of X, W${c.bias ? ', B' : ''} match central differences`, async () => {
+      const run = await gradcheck({
+        dtype: 'float32',
+        inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [biasSize] } } : {}) },
+        build: (b, v) => b.op1(op, c.bias ? [v.x, v.w, v.b] : [v.x, v.w], group > 1 ? { ...c.attrs, group } : c.attrs),
+      });
+      for (const o of c.gradOps ?? []) assert.ok(run.gradOps.includes(o), `no ${o} in the gradient ops: ${run.gradOps.join(' ')}`);
+    });
+  }
+}
+
 const cases: Case[] = [
   { label: 'k3 p1 s1 with bias (im2col weight gradient)', x: [2, 3, 6, 6], w: [4, 3, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true },
   { label: 'k3 p1 s2, output_padding 1 for dX', x: [2, 2, 6, 6], w: [3, 2, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2] }, bias: true },
@@ -13,15 +34,7 @@ const cases: Case[] = [
   { label: 'k7 p3 s1 without bias', x: [1, 2, 7, 7], w: [2, 2, 7, 7], attrs: { pads: [3, 3, 3, 3] } },
   { label: 'k2x3 asymmetric pads [0,1,1,0], strides [1,2]', x: [2, 2, 5, 6], w: [3, 2, 2, 3], attrs: { pads: [0, 1, 1, 0], strides: [1, 2] }, bias: true },
 ];
-for (const c of cases) {
-  test(`Conv ${c.label}: gradients of X, W${c.bias ? ', B' : ''} match central differences`, async () => {
-    await gradcheck({
-      dtype: 'float32',
-      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[0]] } } : {}) },
-      build: (b, v) => b.op1('Conv', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], c.attrs),
-    });
-  });
-}
+gradcheckCases('Conv', cases);
 
 test('Conv: no input gradient (no ConvTranspose) when only W and B are wanted; shapes inferred', async () => {
   const run = await runGradients({
@@ -43,36 +56,21 @@ test('Conv: no input gradient (no ConvTranspose) when only W and B are wanted; s
   }
 });
 
+/** Grouped convolutions: dX through a grouped ConvTranspose, dW per group of channels. */
+const GROUPED = ['ConvTranspose', 'Split'];
 const groupCases: Case[] = [
-  { label: 'group 2, k3 p1 with bias', x: [2, 4, 5, 5], w: [6, 2, 3, 3], attrs: { pads: [1, 1, 1, 1], group: [2] }, bias: true },
-  { label: 'depthwise (group 4), k3 p1 s2', x: [2, 4, 6, 6], w: [4, 1, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], group: [4] } },
-  { label: 'depthwise x2 (group 3, 6 filters), k5 p2 with bias', x: [1, 3, 6, 6], w: [6, 1, 5, 5], attrs: { pads: [2, 2, 2, 2], group: [3] }, bias: true },
+  { label: 'group 2, k3 p1 with bias', x: [2, 4, 5, 5], w: [6, 2, 3, 3], attrs: { pads: [1, 1, 1, 1] }, group: 2, bias: true, gradOps: GROUPED },
+  { label: 'depthwise (group 4), k3 p1 s2', x: [2, 4, 6, 6], w: [4, 1, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2] }, group: 4, gradOps: GROUPED },
+  { label: 'depthwise x2 (group 3, 6 filters), k5 p2 with bias', x: [1, 3, 6, 6], w: [6, 1, 5, 5], attrs: { pads: [2, 2, 2, 2] }, group: 3, bias: true, gradOps: GROUPED },
 ];
-for (const c of groupCases) {
-  test(`Conv ${c.label}: gradients match central differences`, async () => {
-    const run = await gradcheck({
-      dtype: 'float32',
-      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[0]] } } : {}) },
-      build: (b, v) => b.op1('Conv', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], { ...c.attrs, group: c.attrs.group[0] }),
-    });
-    assert.ok(run.gradOps.includes('ConvTranspose') && run.gradOps.includes('Split'), `gradient ops: ${run.gradOps.join(' ')}`);
-  });
-}
+gradcheckCases('Conv', groupCases);
 
 const dilatedCases: Case[] = [
   { label: 'dilation 2, k3 p2 with bias', x: [2, 2, 7, 7], w: [3, 2, 3, 3], attrs: { pads: [2, 2, 2, 2], dilations: [2, 2] }, bias: true },
   { label: 'dilation 2 and stride 2, k3 p1', x: [2, 2, 8, 8], w: [2, 2, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], dilations: [2, 2] } },
   { label: 'dilations [1, 3], k2x3 p0, 16 channels', x: [1, 16, 5, 9], w: [2, 16, 2, 3], attrs: { dilations: [1, 3] }, bias: true },
 ];
-for (const c of dilatedCases) {
-  test(`Conv ${c.label}: gradients match central differences`, async () => {
-    await gradcheck({
-      dtype: 'float32',
-      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[0]] } } : {}) },
-      build: (b, v) => b.op1('Conv', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], c.attrs),
-    });
-  });
-}
+gradcheckCases('Conv', dilatedCases);
 
 test('ConvTranspose: inferred shape matches onnxruntime, with strides, pads and output_padding', async () => {
   const run = await runGradients({
@@ -95,18 +93,10 @@ const transposeCases: Case[] = [
   { label: 'k4 s2 p1, asymmetric strides [2, 1]', x: [1, 2, 3, 4], w: [2, 2, 4, 4], attrs: { pads: [1, 1, 1, 1], strides: [2, 1] }, bias: true },
   { label: 'k5 p2 s1 (swapped-Conv weight gradient)', x: [1, 2, 5, 5], w: [2, 2, 5, 5], attrs: { pads: [2, 2, 2, 2] } },
   { label: 'k3 p1 s1, 16 output channels (gathered weight gradient)', x: [2, 3, 8, 8], w: [3, 16, 3, 3], attrs: { pads: [1, 1, 1, 1] }, bias: true },
-  { label: 'group 2, k3 p1 s2, output_padding 1', x: [2, 4, 3, 3], w: [4, 3, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], output_padding: [1, 1], group: [2] }, bias: true },
+  { label: 'group 2, k3 p1 s2, output_padding 1', x: [2, 4, 3, 3], w: [4, 3, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2], output_padding: [1, 1] }, group: 2, bias: true },
   { label: 'dilation 2, k3 p2', x: [1, 2, 5, 5], w: [2, 3, 3, 3], attrs: { pads: [2, 2, 2, 2], dilations: [2, 2] } },
 ];
-for (const c of transposeCases) {
-  test(`ConvTranspose ${c.label}: gradients of X, W${c.bias ? ', B' : ''} match central differences`, async () => {
-    await gradcheck({
-      dtype: 'float32',
-      inputs: { x: { dims: c.x }, w: { dims: c.w }, ...(c.bias ? { b: { dims: [c.w[1] * (c.attrs.group?.[0] ?? 1)] } } : {}) },
-      build: (b, v) => b.op1('ConvTranspose', c.bias ? [v.x, v.w, v.b] : [v.x, v.w], c.attrs.group ? { ...c.attrs, group: c.attrs.group[0] } : c.attrs),
-    });
-  });
-}
+gradcheckCases('ConvTranspose', transposeCases);
 
 test('ConvTranspose gradient: output_shape or auto_pad fail with a clear error', async () => {
   const fails: [Record<string, number[] | number | string>, RegExp][] = [
