@@ -5,7 +5,7 @@
  * --threads sets onnxruntime's intra-op threads and PyTorch's torch.set_num_threads alike; without it
  * each uses its own default (onnxruntime: one per core; this Debian PyTorch: 1).
  *
- * Seconds per epoch and samples per second of training each seed model through onnxtrain's Runner
+ * Seconds per epoch and samples per second of training each seed model through onnxtrain's TrainSessions
  * (train_loop graph in chunks of 100 steps, as `train` runs), and, when /usr/bin/python3 has torch, the
  * same model, initial weights and batches in PyTorch, plain and with glibc's malloc tunables. Each
  * figure is the median of --repeats timed runs from the same initial state; CPU seconds (all threads)
@@ -18,7 +18,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as G from '../src/artifacts/graphs.js';
+import { signature } from '../src/program/signature.js';
 import { initialWeights } from '../src/models/init.js';
 import { buildModelDef, isModelName, MODEL_NAMES, type ModelName } from '../src/models/registry.js';
 import { defaultOptimizerSettings } from '../src/optim/index.js';
@@ -134,7 +134,7 @@ async function main() {
   for (const model of s.models) {
     const def = buildModelDef(model);
     const data = await benchData(def);
-    const sig = G.signature({ def, optimizer: defaultOptimizerSettings('adam') });
+    const sig = signature({ def, optimizer: defaultOptimizerSettings('adam') });
     const weights = initialWeights(sig.all, 0);
     const { stepsPerEpoch } = epochBatches(data.train.n, BATCH, 0);
     const steps = Math.max(2, Math.round(stepsPerEpoch * s.epochsFrac));

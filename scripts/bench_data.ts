@@ -9,7 +9,7 @@ import { trainValSplit } from '../src/data/split.js';
 import { encodeSafetensors } from '../src/artifacts/safetensors.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import type { ModelDef } from '../src/models/registry.js';
-import { loadRaw } from '../src/train/data.js';
+import { loadDataset } from '../src/data/datasets.js';
 
 export interface BenchData {
   raw: RawSplit;
@@ -43,7 +43,7 @@ export async function benchData(def: ModelDef): Promise<BenchData> {
     raw = syntheticSplit(def.dataset.inputShape, 0);
     source = `synthetic ${SYNTHETIC_N} x ${def.dataset.inputShape.join('x')} uint8`;
   } else {
-    raw = (await loadRaw(def.dataset, {})).train;
+    raw = (await loadDataset(def.dataset.name)).train;
     source = `Fashion-MNIST train (${raw.n} images)`;
   }
   const data = { raw, train: normalizeSplit(raw, def.dataset.normalization), source };

@@ -1,12 +1,12 @@
-/** Time onnxtrain's training through the real Runner (train_loop graph, chunks of steps), as `train` runs it. */
+/** Time onnxtrain's training through the real TrainSessions (train_loop graph, chunks of steps), as `train` runs it. */
 import ort from 'onnxruntime-node';
-import { zeroState } from '../src/artifacts/build.js';
-import * as G from '../src/artifacts/graphs.js';
+import { compileGraphSet } from '../src/program/compile.js';
+import { zeroState } from '../src/program/signature.js';
 import { Rng } from '../src/data/rng.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import type { ModelDef } from '../src/models/registry.js';
 import { defaultOptimizerSettings } from '../src/optim/index.js';
-import { Runner } from '../src/train/runner.js';
+import { TrainSessions } from '../src/train/sessions.js';
 import type { BenchData } from './bench_data.js';
 
 export interface OursSettings {
@@ -40,9 +40,9 @@ export interface Timing {
 }
 
 export async function timeOurs(s: OursSettings): Promise<Timing> {
-  const gs: G.GraphSettings = { def: s.def, optimizer: defaultOptimizerSettings('adam') };
-  const sig = G.signature(gs);
-  const runner = await Runner.create(gs, { device: 'cpu', threads: s.threads, spinning: s.spinning, runner: 'loop' });
+  const set = compileGraphSet({ def: s.def, optimizer: defaultOptimizerSettings('adam') });
+  const sig = set.signature;
+  const runner = await TrainSessions.create(set, { device: 'cpu', threads: s.threads, spinning: s.spinning, graphKind: 'loop' });
   const { train } = s.data;
   const data = {
     images: new ort.Tensor('float32', train.images, [train.n, train.channels, train.height, train.width]),
@@ -58,7 +58,7 @@ export async function timeOurs(s: OursSettings): Promise<Timing> {
     const c0 = process.cpuUsage();
     for (let k = 0; k < steps; k += chunk) {
       const rows = Math.min(chunk, steps - k);
-      const r = await runner.trainLoop(data, s.indices.subarray(k * s.batch, (k + rows) * s.batch), rows, s.batch, 1e-3, noise);
+      const r = await runner.trainLoop({ data, indices: s.indices.subarray(k * s.batch, (k + rows) * s.batch), rows, batch: s.batch, lr: 1e-3, rng: noise });
       for (const l of r.losses) lossSum += l;
     }
     const c = process.cpuUsage(c0);
@@ -66,7 +66,7 @@ export async function timeOurs(s: OursSettings): Promise<Timing> {
   };
   // Warm-up: the first runs allocate onnxruntime's arenas and plan the Loop body.
   runner.load(s.weights, zeroState(sig), 0);
-  await runner.trainLoop(data, s.indices.subarray(0, 2 * s.batch), 2, s.batch, 1e-3, Rng.fromSeed(0, 'dropout'));
+  await runner.trainLoop({ data, indices: s.indices.subarray(0, 2 * s.batch), rows: 2, batch: s.batch, lr: 1e-3, rng: Rng.fromSeed(0, 'dropout') });
   const seconds: number[] = [];
   const cpuSeconds: number[] = [];
   let meanLoss = NaN;

@@ -8,14 +8,14 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { zeroState } from '../src/artifacts/build.js';
-import * as G from '../src/artifacts/graphs.js';
+import { compileGraphSet } from '../src/program/compile.js';
+import { zeroState } from '../src/program/signature.js';
 import * as N from '../src/graph/names.js';
 import { initialWeights } from '../src/models/init.js';
 import { buildModelDef, isModelName } from '../src/models/registry.js';
 import { encodeModel } from '../src/onnx/model.js';
 import { defaultOptimizerSettings } from '../src/optim/index.js';
-import { toOrt } from '../src/train/runner.js';
+import { toOrt } from '../src/train/sessions.js';
 import { benchData, epochBatches } from './bench_data.js';
 
 interface Event { cat: string; name: string; dur: number; args?: { op_name?: string } }
@@ -29,12 +29,12 @@ async function main() {
   if (!model || !isModelName(model)) throw new Error(`usage: bench_profile.js <model> [--steps N] [--threads N] [--graph loop|step]; got '${model ?? ''}'`);
   const steps = Number(values.steps);
   const def = buildModelDef(model);
-  const gs: G.GraphSettings = { def, optimizer: defaultOptimizerSettings('adam') };
-  const sig = G.signature(gs);
+  const set = compileGraphSet({ def, optimizer: defaultOptimizerSettings('adam') });
+  const sig = set.signature;
   const data = await benchData(def);
   const { indices } = epochBatches(data.train.n, 64, steps + 1);
   const loop = values.graph === 'loop';
-  const graph = loop ? G.buildTrainLoopGraph(gs) : G.buildTrainStepGraph(gs);
+  const graph = set.graph(loop ? 'train_loop' : 'train_step');
   const prefix = `onnxtrain-profile-${process.pid}-${model}`;
   const session = await ort.InferenceSession.create(encodeModel(graph), {
     executionProviders: ['cpu'], graphOptimizationLevel: values.opt as 'all', executionMode: 'sequential', interOpNumThreads: 1,

@@ -8,7 +8,7 @@
  * itself calls (prepareData, epochOrder on the 'shuffle' stream carried across epochs, planBatches,
  * initialWeights), so both sides see identical inputs. Besides per-epoch validation accuracy and final
  * test accuracy side by side, the first `compare-steps` step losses of epoch 1 are compared one by one:
- * onnxtrain's come from its Runner driven over the same batches in the trainer's chunks. See ACCURACY.md.
+ * onnxtrain's come from its TrainSessions driven over the same batches in the trainer's chunks. See ACCURACY.md.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -16,8 +16,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { zeroState } from '../src/artifacts/build.js';
-import * as G from '../src/artifacts/graphs.js';
+import { compileGraphSet } from '../src/program/compile.js';
+import { signature, zeroState, type GraphSettings } from '../src/program/signature.js';
 import { encodeSafetensors } from '../src/artifacts/safetensors.js';
 import { epochOrder, planBatches } from '../src/data/batches.js';
 import { normalizationTable } from '../src/data/normalize.js';
@@ -26,11 +26,12 @@ import { buildModelDef, isModelName, MODEL_NAMES, type ModelName } from '../src/
 import { initialWeights } from '../src/models/init.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import type { EpochMetrics } from '../src/report/metrics.js';
-import { resolveSettings } from '../src/train/cli.js';
-import { loadRaw, prepareData, type PreparedData } from '../src/train/data.js';
-import { Runner } from '../src/train/runner.js';
+import { resolveSettings } from '../src/train/resolve_settings.js';
+import { loadDataset } from '../src/data/datasets.js';
+import { prepareData, type PreparedData } from '../src/data/prepare.js';
+import { TrainSessions } from '../src/train/sessions.js';
 import type { TrainSettings } from '../src/train/settings.js';
-import { train, type TrainResult } from '../src/train/trainer.js';
+import { train, type TrainResult } from '../src/train/run.js';
 
 export const PYTHON = '/usr/bin/python3';
 const TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824';
@@ -87,10 +88,10 @@ export interface ParityResult {
 /** Split indices, every epoch's order and the raw images, written for parity_torch.py (see its docstring). */
 async function writeTorchInputs(dir: string, s: ParitySettings, data: PreparedData, orders: Int32Array[], weights: Map<string, Tensor>, meta: Record<string, unknown>) {
   const def = buildModelDef(s.model);
-  const raw = await loadRaw(def.dataset, {});
+  const raw = await loadDataset(def.dataset.name);
   // prepareData without --limit uses the loaded sets whole; with it, the first N (and N/6 test) images.
-  const size = data.train.channels * data.train.height * data.train.width;
-  const train = { images: raw.train.images.subarray(0, data.train.n * size), labels: raw.train.labels.subarray(0, data.train.n) };
+  const size = data.all.channels * data.all.height * data.all.width;
+  const train = { images: raw.train.images.subarray(0, data.all.n * size), labels: raw.train.labels.subarray(0, data.all.n) };
   const test = { images: raw.test.images.subarray(0, data.test.n * size), labels: raw.test.labels.subarray(0, data.test.n) };
   const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const all = new Int32Array(orders.reduce((n, o) => n + o.length, 0));
@@ -101,10 +102,10 @@ async function writeTorchInputs(dir: string, s: ParitySettings, data: PreparedDa
     writeFile(join(dir, 'train_labels.u8'), train.labels),
     writeFile(join(dir, 'test_images.u8'), test.images),
     writeFile(join(dir, 'test_labels.u8'), test.labels),
-    writeFile(join(dir, 'train_idx.i32'), bytes(data.trainIdx)),
-    writeFile(join(dir, 'val_idx.i32'), bytes(data.valIdx)),
+    writeFile(join(dir, 'train_idx.i32'), bytes(data.train.indices)),
+    writeFile(join(dir, 'val_idx.i32'), bytes(data.val.indices)),
     writeFile(join(dir, 'orders.i32'), bytes(all)),
-    writeFile(join(dir, 'norm_lut.f32'), bytes(normalizationTable(def.dataset.normalization, data.train.channels))),
+    writeFile(join(dir, 'norm_lut.f32'), bytes(normalizationTable(def.dataset.normalization, data.all.channels))),
     writeFile(join(dir, 'weights.safetensors'), encodeSafetensors(weights)),
     writeFile(join(dir, 'meta.json'), JSON.stringify(meta)),
   ]);
@@ -120,12 +121,13 @@ function runTorch(dir: string): Side & { version: string; threads: number } {
 }
 
 /** The first `steps` losses of epoch 1 through onnxtrain's Runner, chunked as the trainer chunks (100 steps). */
-async function oursStepLosses(s: ParitySettings, gs: G.GraphSettings, data: PreparedData, order: Int32Array, weights: Map<string, Tensor>, batch: number, chunk: number): Promise<number[]> {
-  const runner = await Runner.create(gs, { device: 'cpu', threads: s.threads, spinning: false, runner: 'loop' });
-  runner.load(weights, zeroState(G.signature(gs)), 0);
+async function oursStepLosses(s: ParitySettings, gs: GraphSettings, data: PreparedData, order: Int32Array, weights: Map<string, Tensor>, batch: number, chunk: number): Promise<number[]> {
+  const set = compileGraphSet(gs);
+  const runner = await TrainSessions.create(set, { device: 'cpu', threads: s.threads, spinning: false, graphKind: 'loop' });
+  runner.load(weights, zeroState(set.signature), 0);
   const plan = planBatches(order, batch);
   const steps = Math.min(s.compareSteps, plan.steps);
-  const t = data.train;
+  const t = data.all;
   const tensors = {
     images: new ort.Tensor('float32', t.images, [t.n, t.channels, t.height, t.width]),
     labels: new ort.Tensor('int64', BigInt64Array.from(t.labels, (v) => BigInt(v)), [t.n]),
@@ -134,7 +136,7 @@ async function oursStepLosses(s: ParitySettings, gs: G.GraphSettings, data: Prep
   const losses: number[] = [];
   for (let k = 0; k < steps; k += chunk) {
     const rows = Math.min(chunk, steps - k);
-    const r = await runner.trainLoop(tensors, plan.full.subarray(k * batch, (k + rows) * batch), rows, batch, gs.optimizer.lr, noise);
+    const r = await runner.trainLoop({ data: tensors, indices: plan.full.subarray(k * batch, (k + rows) * batch), rows, batch, lr: gs.optimizer.lr, rng: noise });
     losses.push(...r.losses);
   }
   await runner.release();
@@ -163,20 +165,20 @@ export async function parity(s: ParitySettings): Promise<ParityResult> {
   const ts = await resolveSettings({ model: s.model, seed: s.seed, epochs: s.epochs, threads: s.threads, limit: s.limit, out: join(out, 'onnxtrain'), progress: null, log: (l) => s.log(`onnxtrain ${l}`) });
   if (ts.optimizer.kind !== 'adam') throw new Error(`parity compares Adam runs; the default optimizer is ${ts.optimizer.kind}`);
   const def = buildModelDef(s.model, ts.options);
-  const gs: G.GraphSettings = { def, optimizer: ts.optimizer, frozen: [] };
-  const weights = initialWeights(G.signature(gs).all, ts.seed);
-  const data = await prepareData(def.dataset, { seed: ts.seed, valSize: ts.valSize, limit: ts.limit });
+  const gs: GraphSettings = { def, optimizer: ts.optimizer, frozen: [] };
+  const weights = initialWeights(signature(gs).all, ts.seed);
+  const data = await prepareData(def.dataset.name, { seed: ts.seed, valSize: ts.valSize, limit: ts.limit });
   // The trainer draws epoch e's order from the 'shuffle' stream left where epoch e-1 finished.
   const shuffle = Rng.fromSeed(ts.seed, 'shuffle');
-  const orders = Array.from({ length: ts.epochs }, () => epochOrder(data.trainIdx, shuffle));
+  const orders = Array.from({ length: ts.epochs }, () => epochOrder(data.train.indices, shuffle));
 
   const torchDir = join(out, 'torch');
   const [c, h, w] = def.dataset.inputShape;
   await writeTorchInputs(torchDir, s, data, orders, weights, {
     model: s.model, epochs: ts.epochs, batch: ts.batchSize, threads: s.torchThreads, log_steps: s.compareSteps,
-    shape: [c, h, w], n_train: data.train.n, n_test: data.test.n, lr: ts.optimizer.lr,
+    shape: [c, h, w], n_train: data.all.n, n_test: data.test.n, lr: ts.optimizer.lr,
   });
-  s.log(`parity ${s.model} seed ${ts.seed}: ${data.trainIdx.length}/${data.valIdx.length}/${data.test.n} images, ${ts.epochs} epochs, batch ${ts.batchSize} -> ${out}`);
+  s.log(`parity ${s.model} seed ${ts.seed}: ${data.train.indices.length}/${data.val.indices.length}/${data.test.n} images, ${ts.epochs} epochs, batch ${ts.batchSize} -> ${out}`);
 
   const stepLosses = await oursStepLosses(s, gs, data, orders[0], weights, ts.batchSize, ts.chunkSteps);
   const t0 = performance.now();
@@ -189,7 +191,7 @@ export async function parity(s: ParitySettings): Promise<ParityResult> {
   const maxStepLossDiff = Math.max(...Array.from({ length: n }, (_, i) => Math.abs(stepLosses[i] - torch.stepLosses[i])));
   const result: ParityResult = {
     model: s.model, seed: ts.seed, epochs: ts.epochs, batchSize: ts.batchSize,
-    split: { train: data.trainIdx.length, val: data.valIdx.length, test: data.test.n },
+    split: { train: data.train.indices.length, val: data.val.indices.length, test: data.test.n },
     ours: { history: run.history, test: run.test, stepLosses, seconds: oursSeconds, runDir: run.runDir },
     torch, maxStepLossDiff, out,
   };

@@ -1,15 +1,20 @@
+/** Writes a graph set to disk: graphs/<model>/ with every graph, the initial checkpoint and manifest.json. */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defaultEpochs } from '../data/datasets.js';
 import type { Graph, ValueInfo } from '../graph/ir.js';
-import { allocate, numel, type Tensor } from '../graph/tensor.js';
 import { initialWeights } from '../models/init.js';
 import { buildModelDef, type ModelName, type ModelOptions } from '../models/registry.js';
-import { OPSET } from '../onnx/opset.js';
 import { encodeModel } from '../onnx/model.js';
-import { defaultOptimizerSettings, type OptimizerKind, type OptimizerSettings } from '../optim/index.js';
+import { OPSET } from '../onnx/opset.js';
+import { defaultOptimizerSettings, type OptimizerSettings } from '../optim/index.js';
+import { compileGraphSet, GRAPH_NAMES, type GraphSet } from '../program/compile.js';
+import { TRAINING_DEFAULTS } from '../program/defaults.js';
+import { stateSpecs, zeroState } from '../program/signature.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { saveCheckpoint } from './checkpoint.js';
-import * as G from './graphs.js';
+
+export const GRAPH_FILES = GRAPH_NAMES.map((g) => `${g}.onnx`);
 
 export interface BuildSettings {
   model: ModelName;
@@ -24,54 +29,47 @@ export interface BuildSettings {
   frozen?: string[];
 }
 
-export const GRAPH_FILES = ['training.onnx', 'optimizer.onnx', 'eval.onnx', 'validation.onnx', 'train_step.onnx', 'train_loop.onnx'] as const;
-
 const io = (v: ValueInfo) => ({ name: v.name, dtype: v.dtype, shape: v.shape ?? null });
 const contract = (g: Graph) => ({ inputs: g.inputs.map(io), outputs: g.outputs.map(io) });
 
-/** Zeroed optimizer state for the trainable parameters, keyed by state name. */
-export function zeroState(sig: G.ModelSignature): Map<string, Tensor> {
-  const m = new Map<string, Tensor>();
-  for (const { name, param: p } of G.stateSpecs(sig)) m.set(name, { dtype: p.dtype, dims: [...p.shape], data: allocate(p.dtype, numel(p.shape)) });
-  return m;
-}
-
-/** Write graphs/<model>/: every graph, the initial checkpoint and manifest.json (the written contract). */
-export async function buildArtifacts(s: BuildSettings) {
-  const def = buildModelDef(s.model, s.options);
-  const optimizer = s.optimizer ?? defaultOptimizerSettings('adam' as OptimizerKind);
-  const gs: G.GraphSettings = { def, optimizer, frozen: s.frozen };
-  const seed = s.seed ?? 0;
-  const outDir = s.outDir ?? join('graphs', s.model);
-  const sig = G.signature(gs);
-  const weights = initialWeights(sig.all, seed);
-  const graphs: Record<(typeof GRAPH_FILES)[number], Graph> = {
-    'training.onnx': G.buildTrainingGraph(gs),
-    'optimizer.onnx': G.buildOptimizer(gs),
-    'eval.onnx': G.buildEvalGraph(gs, weights),
-    'validation.onnx': G.buildValidationGraph(gs),
-    'train_step.onnx': G.buildTrainStepGraph(gs),
-    'train_loop.onnx': G.buildTrainLoopGraph(gs),
-  };
-  await mkdir(outDir, { recursive: true });
-  const metadata = { model: s.model, options: JSON.stringify(def.options) };
-  for (const [file, g] of Object.entries(graphs)) await writeFileAtomic(join(outDir, file), encodeModel(g, { metadata }));
-  await saveCheckpoint(join(outDir, 'checkpoint.safetensors'), { weights, optimizerState: zeroState(sig), meta: { model: s.model, seed, epoch: 0, step: 0 } });
-  const manifest = {
+/** The manifest: the written contract of a graph folder (README "Artifacts"). */
+export function manifestOf(set: GraphSet, seed: number, graphs: Record<string, Graph>) {
+  const { def, optimizer } = set.settings;
+  const sig = set.signature;
+  return {
     format: 'onnxtrain-artifacts/1',
-    model: s.model,
-    options: def.options,
+    model: def.name,
+    options: def.options ?? null,
     opset: OPSET,
-    dataset: def.dataset,
+    dataset: { name: def.dataset.name, inputShape: def.dataset.inputShape, classNames: def.dataset.classNames, normalization: def.dataset.normalization },
     seed,
     optimizer,
-    hyperparameters: { learningRate: optimizer.lr, batchSize: 64, epochs: def.dataset.name === 'cifar10' ? 10 : 20 },
+    hyperparameters: { learningRate: optimizer.lr, batchSize: TRAINING_DEFAULTS.batchSize, epochs: defaultEpochs(def.dataset.name) },
     parameters: sig.all.map((p) => ({ name: p.name, shape: p.shape, dtype: p.dtype, trainable: p.trainable, buffer: p.buffer })),
-    optimizerState: G.stateSpecs(sig).map(({ name, slot, param }) => ({ name, param: param.name, slot, shape: param.shape })),
+    optimizerState: stateSpecs(sig).map(({ name, slot, param }) => ({ name, param: param.name, slot, shape: param.shape })),
     noise: sig.noise,
     graphs: Object.fromEntries(Object.entries(graphs).map(([f, g]) => [f, contract(g)])),
     checkpoint: 'checkpoint.safetensors',
   };
+}
+
+/** Write a compiled graph set into `outDir`, with initial weights drawn from `seed`. */
+export async function writeGraphSet(set: GraphSet, outDir: string, seed: number = TRAINING_DEFAULTS.seed) {
+  const sig = set.signature;
+  const weights = initialWeights(sig.all, seed);
+  const graphs: Record<string, Graph> = Object.fromEntries(GRAPH_NAMES.map((g) => [`${g}.onnx`, g === 'eval' ? set.evalWith(weights) : set.graph(g)]));
+  await mkdir(outDir, { recursive: true });
+  const metadata = { model: set.settings.def.name, options: JSON.stringify(set.settings.def.options ?? {}) };
+  for (const [file, g] of Object.entries(graphs)) await writeFileAtomic(join(outDir, file), encodeModel(g, { metadata }));
+  await saveCheckpoint(join(outDir, 'checkpoint.safetensors'), { weights, optimizerState: zeroState(sig), meta: { model: set.settings.def.name, seed, epoch: 0, step: 0 } });
+  const manifest = manifestOf(set, seed, graphs);
   await writeJsonAtomic(join(outDir, 'manifest.json'), manifest);
   return { outDir, manifest };
+}
+
+/** `npm run build-graphs`: compile a seed model and write graphs/<model>/. */
+export async function buildArtifacts(s: BuildSettings) {
+  const def = buildModelDef(s.model, s.options);
+  const set = compileGraphSet({ def, optimizer: s.optimizer ?? defaultOptimizerSettings('adam'), frozen: s.frozen });
+  return writeGraphSet(set, s.outDir ?? join('graphs', s.model), s.seed);
 }

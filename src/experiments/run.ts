@@ -1,17 +1,17 @@
 /** Runs an experiment's variants into runs/experiments/<name>/<variant>/ (resuming), then writes its report. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as G from '../artifacts/graphs.js';
 import { CIFAR10_ARCHIVE, CIFAR10_BASE_URL, CIFAR10_BATCH_DIR } from '../data/cifar10.js';
+import { DATASETS, type DatasetName } from '../data/datasets.js';
 import { displayPath } from '../data/paths.js';
-import { DATASETS, type DatasetName } from '../models/datasets.js';
 import { buildModelDef, datasetOf } from '../models/registry.js';
-import { baseSettings, resolveSettings } from '../train/cli.js';
-import { loadRaw } from '../train/data.js';
+import { parameterCount, signature } from '../program/signature.js';
+import { NonFiniteLoss } from '../train/callbacks/index.js';
+import { resolveSettings, resumeSettings } from '../train/resolve_settings.js';
 import { runFile } from '../train/run_dir.js';
+import { Interrupted, train } from '../train/run.js';
 import type { Device } from '../train/session.js';
 import type { TrainSettings } from '../train/settings.js';
-import { Interrupted, NonFiniteLoss, train } from '../train/trainer.js';
 import { readJson, writeJsonAtomic } from '../util/fsx.js';
 import { findExperiment, type Experiment, type Variant } from './catalog.js';
 import { gradientNorms } from './gradnorms.js';
@@ -44,6 +44,8 @@ export interface ExperimentSettings {
   progress?: NodeJS.WriteStream | null;
   /** Stop (as Ctrl-C does) a run after this many optimizer steps in this call, ending the experiment there; tests use it. */
   stopAfterSteps?: number;
+  /** Stops the run in progress after its current chunk (Ctrl-C); it resumes when the experiment runs again. */
+  signal?: AbortSignal;
 }
 
 export interface ExperimentResult {
@@ -76,7 +78,7 @@ export async function runExperiment(es: ExperimentSettings): Promise<ExperimentR
     const runDir = join(dir, v.name);
     const s = variantSettings(v, es, runDir);
     const def = buildModelDef(s.model, s.options);
-    const base = { variant: v.name, label: v.label, model: s.model, parameters: parameterCount(s), status: 'done' as ReportRow['status'] };
+    const base = { variant: v.name, label: v.label, model: s.model, parameters: parameters(s), status: 'done' as ReportRow['status'] };
     const dataset = datasetOf(s.model);
     if (!availability.has(dataset)) availability.set(dataset, await datasetProblem(dataset, s, log));
     const problem = availability.get(dataset)!;
@@ -99,10 +101,10 @@ export async function runExperiment(es: ExperimentSettings): Promise<ExperimentR
       log(`[${exp.name}] ${v.name}: ${state === 'resume' ? 'resuming' : 'training'} ${v.label}`);
       (state === 'resume' ? result.resumed : result.trained).push(v.name);
       const settings = state === 'resume'
-        ? { ...(await resolveSettings({ epochs: s.epochs, device: s.device, threads: s.threads, dataDir: s.dataDir, download: s.download }, runDir)), log, progress: es.progress }
+        ? await resumeSettings(runDir, { epochs: s.epochs, device: s.device, threads: s.threads, dataDir: s.dataDir, download: s.download, log, progress: es.progress })
         : s;
       try {
-        await train({ ...settings, stopAfterSteps: es.stopAfterSteps }, state === 'resume' ? { dir: runDir } : undefined);
+        await train({ ...settings, stopAfterSteps: es.stopAfterSteps }, state === 'resume' ? { dir: runDir } : undefined, es.signal);
       } catch (e) {
         if (e instanceof Interrupted) throw new ExperimentInterrupted(interruptedMessage(exp, runDir));
         if (!(e instanceof NonFiniteLoss)) throw e;
@@ -135,8 +137,7 @@ function selectVariants(exp: Experiment, only?: string[]): Variant[] {
 
 /** The full settings of a variant's run. */
 export function variantSettings(v: Variant, es: ExperimentSettings, out: string): TrainSettings {
-  const defined = Object.fromEntries(Object.entries(v.settings).filter(([, x]) => x !== undefined));
-  const s: TrainSettings = { ...baseSettings(v.settings.model), ...defined, out };
+  const s: TrainSettings = { ...resolveSettings(v.settings), out };
   if (es.epochs !== undefined) s.epochs = es.epochs;
   if (es.limit !== undefined) s.limit = es.limit;
   if (es.seed !== undefined) s.seed = es.seed;
@@ -149,9 +150,8 @@ export function variantSettings(v: Variant, es: ExperimentSettings, out: string)
   return s;
 }
 
-function parameterCount(s: TrainSettings): number {
-  const sig = G.signature({ def: buildModelDef(s.model, s.options), optimizer: s.optimizer });
-  return sig.all.filter((p) => !p.buffer).reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+function parameters(s: TrainSettings): number {
+  return parameterCount(signature({ def: buildModelDef(s.model, s.options), optimizer: s.optimizer }));
 }
 
 /**
@@ -178,7 +178,7 @@ function interruptedMessage(exp: Experiment, runDir: string): string {
 /** null when the dataset loads (downloading it if allowed); else what is wrong and how to get it. */
 async function datasetProblem(name: DatasetName, s: TrainSettings, log: (line: string) => void): Promise<string | null> {
   try {
-    await loadRaw(DATASETS[name], { dataDir: s.dataDir, download: s.download, log });
+    await DATASETS[name].load({ dataDir: s.dataDir, download: s.download, log });
     return null;
   } catch (e) {
     const message = (e as Error).message.split('\n')[0];

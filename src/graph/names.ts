@@ -30,3 +30,11 @@ export const noise = (layer: string): string => `${layer}.noise`;
 /** Key of an optimizer state tensor in a checkpoint, kept apart from the model's state_dict keys. */
 export const OPTIMIZER_PREFIX = 'optimizer.';
 export const checkpointStateKey = (stateName: string): string => `${OPTIMIZER_PREFIX}${stateName}`;
+
+/** Inside train_loop's Loop body: the iteration number, the condition, and the loop-carried copies of values. */
+export const LOOP_ITER = 'loop.iter';
+export const LOOP_COND = 'loop.cond';
+export const LOOP_COND_OUT = 'loop.cond.out';
+export const loopCarried = (name: string): string => `loop.${name}`;
+/** A body output: the next iteration's value of a loop-carried value. */
+export const bodyOut = (name: string): string => `${name}.out`;

@@ -1,6 +1,7 @@
 import { Activation, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, Pool2d, Residual, Sequential } from '../nn/index.js';
 import type { ActivationKind, Module, PoolKind } from '../nn/index.js';
-import { DATASETS, type DatasetInfo, type DatasetName } from './datasets.js';
+import { DATASETS, type DatasetInfo, type DatasetName } from '../data/datasets.js';
+import type { Normalization } from '../data/normalize.js';
 
 export const MODEL_NAMES = ['simple-mlp', 'medium-mlp', 'deep-mlp', 'basic-cnn', 'complex-cnn', 'cifar10-cnn'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
@@ -27,11 +28,39 @@ export const DEFAULT_MODEL_OPTIONS: ModelOptions = {
   activation: 'relu', pooling: 'max', kernel: 3, batchNorm: false, dropout: 0, residual: false, numClasses: 10,
 };
 
+/** A model: its layers and the data it takes. The seed models and models of your own alike. */
 export interface ModelDef {
-  name: ModelName;
+  /** A seed model's name (simple-mlp, ...) or any name of yours. */
+  name: string;
+  /** Input shape, class names and normalisation of the images the model takes. */
   dataset: DatasetInfo;
-  options: ModelOptions;
+  /** The seed models' architecture variant; absent for models of your own. */
+  options?: ModelOptions;
   root: Module;
+}
+
+export interface ModelInput {
+  /** [channels, height, width]. */
+  input: [number, number, number];
+  /** Names of the outputs, in order. Default '0', '1', ... (as many as the model has outputs). */
+  classNames?: string[];
+  /** Pixel normalisation, per channel: x' = (x/255 - mean) / std. Default mean 0.5, std 0.5. */
+  normalization?: Normalization;
+  /** Default 'model'. */
+  name?: string;
+}
+
+/** A model of your own from its layers (see `nn`) and the shape of its input. */
+export function defineModel(root: Module, m: ModelInput): ModelDef {
+  if (!(m.input?.length === 3 && m.input.every((d) => Number.isInteger(d) && d > 0))) {
+    throw new Error(`input must be [channels, height, width] of positive integers, got ${JSON.stringify(m.input)}`);
+  }
+  const name = m.name ?? 'model';
+  return {
+    name,
+    dataset: { name, inputShape: m.input, classNames: m.classNames ?? [], normalization: m.normalization ?? DATASETS['fashion-mnist'].normalization },
+    root,
+  };
 }
 
 const MLP_HIDDEN: Record<string, number[]> = {

@@ -1,4 +1,4 @@
-import { emitForward, imageShape } from '../artifacts/forward.js';
+import { emitForward, imageShape } from './forward.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { INPUT } from '../graph/names.js';
 import type { LayerRow } from '../nn/context.js';

@@ -9,3 +9,5 @@ export type { Module } from './module.js';
 export { Pool2d, type PoolKind } from './pool.js';
 export { Residual } from './residual.js';
 export { Sequential } from './sequential.js';
+export * from './layers.js';
+export { emitLossAndCorrect, type LossValues } from './loss.js';

@@ -5,7 +5,7 @@ import { stateSlots } from './settings.js';
 import { buildOptimizerStep } from './step.js';
 import type { OptimizerSettings } from './types.js';
 
-export interface ParamSpec {
+export interface OptimizedParam {
   name: string;
   shape: number[];
 }
@@ -26,7 +26,7 @@ export interface ParamSpec {
  * Feed each output back as the input of the same name without `.new` for the next step, with step + 1.
  * State inputs are zeros before the first step.
  */
-export function buildOptimizerGraph(settings: OptimizerSettings, params: ParamSpec[]): Graph {
+export function buildOptimizerGraph(settings: OptimizerSettings, params: OptimizedParam[]): Graph {
   if (params.length === 0) throw new Error('buildOptimizerGraph: no parameters: pass at least one {name, shape}');
   const seen = new Set<string>();
   for (const p of params) {

@@ -2,8 +2,11 @@ import type { OptimizerKind, OptimizerSettings } from './types.js';
 
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['adam', 'adamw', 'sgd', 'rmsprop'];
 
+/** The reference notebook's learning rate (torch.optim's default for Adam). */
+export const DEFAULT_LR = 1e-3;
+
 const BASE: Omit<OptimizerSettings, 'kind'> = {
-  lr: 1e-3,
+  lr: DEFAULT_LR,
   betas: [0.9, 0.999],
   eps: 1e-8,
   weightDecay: 0,

@@ -2,12 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { readFile } from 'node:fs/promises';
-import type { DatasetName } from '../models/datasets.js';
-import { DATASETS } from '../models/datasets.js';
+import { isDatasetName, DATASETS } from '../data/datasets.js';
 import { normalizeSplit } from '../data/normalize.js';
 import { confusionMatrix, formatConfusion, overallAccuracy, perClassAccuracy, renderConfusion } from '../report/confusion.js';
 import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
-import { loadRaw, selectClasses } from './data.js';
+import { selectClasses } from '../data/prepare.js';
 import { runFile } from './run_dir.js';
 import { createSession, type Device } from './session.js';
 
@@ -33,16 +32,16 @@ export interface Evaluation {
 /** Test-set accuracy, per-class accuracy and the confusion matrix (text and PNG) of a trained run. */
 export async function evaluateRun(s: EvaluateSettings): Promise<Evaluation> {
   if (!existsSync(runFile(s.run, 'config'))) throw new Error(`'${s.run}' is not a training run (no config.json there): give a folder written by npm run train`);
-  const cfg = await readJson<{ dataset: DatasetName; classNames: string[]; classes?: number[] | null; limit: number | null }>(runFile(s.run, 'config'));
-  const info = DATASETS[cfg.dataset];
-  if (!info) throw new Error(`${runFile(s.run, 'config')}: unknown dataset '${cfg.dataset}'`);
+  const cfg = await readJson<{ dataset: string; classNames: string[]; classes?: number[] | null; limit: number | null }>(runFile(s.run, 'config'));
+  if (!isDatasetName(cfg.dataset)) throw new Error(`${runFile(s.run, 'config')}: unknown dataset '${cfg.dataset}'`);
   let bytes: Uint8Array;
   try {
     bytes = await readFile(runFile(s.run, 'model'));
   } catch {
     throw new Error(`${runFile(s.run, 'model')} is missing: the run has not finished; continue it with npm run train -- --resume ${s.run}`);
   }
-  const { test: all } = await loadRaw(info, { dataDir: s.dataDir });
+  const info = DATASETS[cfg.dataset];
+  const { test: all } = await info.load({ dataDir: s.dataDir });
   // A run trained on a class subset (--classes) is tested on that subset, relabelled as in training.
   const raw = cfg.classes ? selectClasses(all, cfg.classes) : all;
   const test = normalizeSplit(raw, info.normalization);

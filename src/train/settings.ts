@@ -1,7 +1,11 @@
 import type { AugmentSettings } from '../data/augment.js';
-import type { ModelName, ModelOptions } from '../models/registry.js';
-import type { OptimizerSettings } from '../optim/index.js';
+import { DATASETS } from '../data/datasets.js';
+import type { Tensor } from '../graph/tensor.js';
+import { datasetOf, type ModelName, type ModelOptions } from '../models/registry.js';
+import { defaultOptimizerSettings, type OptimizerSettings } from '../optim/index.js';
+import { TRAINING_DEFAULTS } from '../program/defaults.js';
 import type { Device } from './session.js';
+import type { GraphKind } from './sessions.js';
 import type { SpinPolicy } from './spinning.js';
 
 /** Everything a training run is made from. Every field documents its default. */
@@ -36,7 +40,7 @@ export interface TrainSettings {
   /** Use only the first N training images (before the split) and N/6 test images: quick checks. Default: all. */
   limit?: number;
   /** 'loop' runs many steps per onnxruntime call (train_loop graph); 'step' one call per step. Default 'loop'. */
-  runner: 'loop' | 'step';
+  graphKind: GraphKind;
   /** Steps per Loop run (progress is reported between runs). Default 100. */
   chunkSteps: number;
   /** Validation/test batch size. Default 1000. */
@@ -47,7 +51,7 @@ export interface TrainSettings {
    * Start from these weights instead of fresh ones (transfer learning). Names follow the state_dict; a
    * shape may differ only for the classifier head, which then keeps its fresh initialisation. Default none.
    */
-  initWeights?: Map<string, import('../graph/tensor.js').Tensor>;
+  initWeights?: Map<string, Tensor>;
   /** Where initWeights came from (a run folder, .safetensors or .onnx), recorded in config.json. Default none. */
   init?: string;
   /** Train on these dataset classes only, relabelled 0..k-1 in this order, with a k-output head. Default: all. */
@@ -62,6 +66,28 @@ export interface TrainSettings {
   stopAfterSteps?: number;
 }
 
+/** The reference notebook's epochs for a seed model: its dataset's (20 for Fashion-MNIST, 10 for CIFAR-10). */
 export function defaultEpochs(model: ModelName): number {
-  return model === 'cifar10-cnn' ? 10 : 20;
+  return DATASETS[datasetOf(model)].defaultEpochs;
+}
+
+/** Every default of a training run, in one place (the CLI's option defaults read it too). */
+export function defaultTrainSettings(model: ModelName): TrainSettings {
+  return {
+    model,
+    options: {},
+    optimizer: defaultOptimizerSettings('adam', { lr: TRAINING_DEFAULTS.learningRate }),
+    epochs: defaultEpochs(model),
+    batchSize: TRAINING_DEFAULTS.batchSize,
+    seed: TRAINING_DEFAULTS.seed,
+    valSize: TRAINING_DEFAULTS.valSize,
+    earlyStopping: 0,
+    device: 'cpu',
+    spinning: 'auto',
+    graphKind: 'loop',
+    chunkSteps: TRAINING_DEFAULTS.chunkSteps,
+    evalBatchSize: TRAINING_DEFAULTS.evalBatchSize,
+    frozen: [],
+    log: (line) => console.log(line),
+  };
 }

@@ -86,7 +86,7 @@ test('the same build gives byte-identical artifacts', async () => {
 test('build-graphs writes all six models through the CLI', async () => {
   const { spawnSync } = await import('node:child_process');
   const out = mkdtempSync(join(tmpdir(), 'onnxtrain-cli-'));
-  const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'build-graphs', '--out', out], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['dist/src/cli/bin.js', 'build-graphs', '--out', out], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   for (const model of MODEL_NAMES) {
     assert.match(r.stdout, new RegExp(`${model}: .*parameters`));

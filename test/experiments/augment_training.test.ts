@@ -9,8 +9,8 @@ import type { NormalizedSplit } from '../../src/data/normalize.js';
 import { Rng } from '../../src/data/rng.js';
 import { readMetrics } from '../../src/report/metrics.js';
 import { AugmentFeed, augmentRows } from '../../src/train/augment_feed.js';
-import { resolveSettings } from '../../src/train/cli.js';
-import { Interrupted, train } from '../../src/train/trainer.js';
+import { resolveSettings, resumeSettings } from '../../src/train/resolve_settings.js';
+import { Interrupted, train } from '../../src/train/run.js';
 
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || existsSync('data/fashion-mnist/train-images-idx3-ubyte.gz');
 const noData = HAVE_DATA ? false : 'Fashion-MNIST missing: apt-get install dataset-fashion-mnist';
@@ -64,7 +64,7 @@ test('training with augmentation: the seed fixes the run, augmentation changes i
   await assert.rejects(train({ ...base, out: dirB, stopAfterSteps: 10 }), Interrupted);
   const mid = await loadCheckpoint<{ rng: { augment: unknown } }>(join(dirB, 'last.safetensors'));
   assert.notDeepEqual(mid.meta.rng.augment, Rng.fromSeed(0, 'augment').getState(), 'the augmentation stream was not saved');
-  const resumed = await resolveSettings({}, dirB);
+  const resumed = await resumeSettings(dirB, {});
   assert.deepEqual(resumed.augment, ALL);
   await assert.rejects(train({ ...resumed, ...quiet, stopAfterSteps: 12 }, { dir: dirB }), Interrupted);
   await train({ ...resumed, ...quiet }, { dir: dirB });

@@ -9,7 +9,7 @@ import { ExperimentInterrupted, runExperiment } from '../../src/experiments/run.
 import { readMetrics } from '../../src/report/metrics.js';
 import { assertPng } from '../helpers/png.js';
 
-const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+const CLI = join(process.cwd(), 'dist/src/cli/bin.js');
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || existsSync('data/fashion-mnist/train-images-idx3-ubyte.gz');
 const noData = HAVE_DATA ? false : 'Fashion-MNIST missing: apt-get install dataset-fashion-mnist';
 const tmp = () => mkdtempSync(join(tmpdir(), 'onnxtrain-exp-'));
@@ -98,7 +98,7 @@ test('experiment CLI: --list names every experiment; bad names fail in one line'
   for (const [args, re] of [
     [['experiment', 'nope'], /unknown experiment 'nope': use one of batch-size/],
     [['experiment'], /name an experiment/],
-    [['experiment', 'depth', '--only', 'huge-mlp', '--limit', '600', '--out', tmp()], /experiment 'depth' has no variant 'huge-mlp'/],
+    [['experiment', 'depth', '--only', 'huge-mlp', '--limit', '600', '--out', tmp()], /--only huge-mlp: experiment 'depth' has no such variant; use simple-mlp/],
   ] as [string[], RegExp][]) {
     const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
     assert.notEqual(r.status, 0);

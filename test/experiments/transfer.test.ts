@@ -6,21 +6,21 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { loadCheckpoint } from '../../src/artifacts/checkpoint.js';
-import * as G from '../../src/artifacts/graphs.js';
+import { signature } from '../../src/program/signature.js';
 import { buildModelDef } from '../../src/models/registry.js';
 import { defaultOptimizerSettings } from '../../src/optim/index.js';
-import { resolveSettings } from '../../src/train/cli.js';
+import { resolveSettings, resumeSettings } from '../../src/train/resolve_settings.js';
 import { evaluateRun } from '../../src/train/evaluate.js';
-import { train } from '../../src/train/trainer.js';
+import { train } from '../../src/train/run.js';
 import { applyInitWeights, expandFrozen, headNames, loadInitWeights } from '../../src/train/transfer.js';
 
-const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+const CLI = join(process.cwd(), 'dist/src/cli/bin.js');
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || existsSync('data/fashion-mnist/train-images-idx3-ubyte.gz');
 const noData = HAVE_DATA ? false : 'Fashion-MNIST missing: apt-get install dataset-fashion-mnist';
 const tmp = () => mkdtempSync(join(tmpdir(), 'onnxtrain-transfer-'));
 const quiet = { log: () => {}, progress: null };
 const bytes = (t: { data: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number } }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-const params = (model: 'basic-cnn' | 'simple-mlp', numClasses = 10) => G.signature({ def: buildModelDef(model, { numClasses }), optimizer: defaultOptimizerSettings('adam') }).all;
+const params = (model: 'basic-cnn' | 'simple-mlp', numClasses = 10) => signature({ def: buildModelDef(model, { numClasses }), optimizer: defaultOptimizerSettings('adam') }).all;
 
 test('basic-cnn on Fashion-MNIST -> 5-class subset with features frozen: frozen weights unchanged, 5-output head, above chance', { skip: noData }, async () => {
   const source = join(tmp(), 'source');
@@ -95,7 +95,7 @@ test('transfer settings: prefixes expand to parameter names; mismatches fail wit
 test('transfer CLI input errors: one line each', () => {
   for (const [args, re] of [
     [['train', 'basic-cnn', '--init', '/nonexistent/run'], /--init \/nonexistent\/run does not exist/],
-    [['train', 'basic-cnn', '--classes', '0,x'], /--classes must be comma-separated class indices/],
+    [['train', 'basic-cnn', '--classes', '0,x'], /--classes must list at least two distinct class indices in 0\.\.9, comma-separated \(e\.g\. 0,1,2,3,4\), got 0,x$/m],
     [['train', 'basic-cnn', '--classes', '3', '--limit', '600', '--out', join(tmp(), 'c')], /--classes must list at least two distinct class indices in 0\.\.9/],
   ] as [string[], RegExp][]) {
     const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });

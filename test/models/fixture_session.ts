@@ -1,7 +1,8 @@
 /** Runs our training graphs on a PyTorch fixture's formula inputs (see test/helpers/fixture_values.ts). */
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
-import { buildTrainingGraph, buildTrainLoopGraph, buildTrainStepGraph, signature, type GraphSettings, type ModelSignature } from '../../src/artifacts/graphs.js';
+import { compileGraphSet } from '../../src/program/compile.js';
+import { signature, type GraphSettings, type ModelSignature } from '../../src/program/signature.js';
 import type { Graph } from '../../src/graph/ir.js';
 import * as N from '../../src/graph/names.js';
 import type { Tensor } from '../../src/graph/tensor.js';
@@ -47,7 +48,7 @@ const settingsFor = (c: FixtureCase, kind: OptimizerKind): GraphSettings => {
 
 /** training.onnx outputs: loss, logits, gradients by parameter, running statistics after the forward. */
 export async function runTraining(c: FixtureCase) {
-  const s = await session(buildTrainingGraph({ def: c.def, optimizer: defaultOptimizerSettings('adam') }));
+  const s = await session(compileGraphSet({ def: c.def, optimizer: defaultOptimizerSettings('adam') }).graph('training'));
   const feeds: Record<string, ort.Tensor> = { [N.INPUT]: toOrt(c.images), [N.LABELS]: toOrt(c.labels) };
   for (const p of [...c.sig.trainable, ...c.sig.buffers]) feeds[p.name] = toOrt(c.weights.get(p.name)!);
   for (const [name, m] of c.masks) feeds[name] = toOrt(m);
@@ -75,7 +76,7 @@ const zeros = (t: Tensor): Tensor => ({ dtype: 'float32', dims: [...t.dims], dat
 export async function runTrainSteps(c: FixtureCase, kind: OptimizerKind, steps: number): Promise<StepResult> {
   const settings = settingsFor(c, kind);
   const slots = stateSlots(settings.optimizer);
-  const s = await session(buildTrainStepGraph(settings));
+  const s = await session(compileGraphSet(settings).graph('train_step'));
   const params = new Map(c.sig.trainable.map((p) => [p.name, c.weights.get(p.name)!]));
   const state = new Map(slots.flatMap((slot) => c.sig.trainable.map((p) => [N.state(p.name, slot), zeros(c.weights.get(p.name)!)] as const)));
   const buffers = new Map(c.sig.buffers.map((p) => [p.name, c.weights.get(p.name)!]));
@@ -100,7 +101,7 @@ export async function runTrainSteps(c: FixtureCase, kind: OptimizerKind, steps: 
 export async function runTrainLoop(c: FixtureCase, kind: OptimizerKind, steps: number): Promise<StepResult> {
   const settings = settingsFor(c, kind);
   const slots = stateSlots(settings.optimizer);
-  const s = await session(buildTrainLoopGraph(settings));
+  const s = await session(compileGraphSet(settings).graph('train_loop'));
   const B = c.labels.dims[0];
   const feeds: Record<string, ort.Tensor> = {
     [N.DATA_IMAGES]: toOrt(c.images),

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
 import { saveCheckpoint } from '../../src/artifacts/checkpoint.js';
-import { buildEvalGraph, signature } from '../../src/artifacts/graphs.js';
+import { compileGraphSet } from '../../src/program/compile.js';
+import { signature } from '../../src/program/signature.js';
 import * as N from '../../src/graph/names.js';
 import { buildModelDef, type ModelName, type ModelOptions } from '../../src/models/registry.js';
 import { initialWeights } from '../../src/models/init.js';
@@ -55,7 +56,7 @@ describe('checkpoints load into torch.nn modules', { skip: noTorch }, () => {
         sig.trainable.map((p) => [N.state(p.name, slot), { ...weights.get(p.name)!, data: new Float32Array(weights.get(p.name)!.data.length) }] as const)));
       const checkpoint = path.join(dir, `${i}-${model}.safetensors`);
       await saveCheckpoint(checkpoint, { weights, optimizerState, meta: { case: i } });
-      const session = await ort.InferenceSession.create(encodeModel(buildEvalGraph(settings, weights)));
+      const session = await ort.InferenceSession.create(encodeModel(compileGraphSet(settings).evalWith(weights)));
       const out = await session.run({ [N.INPUT]: toOrt(fixtureBatch(def).images) });
       ours.push(out[N.LOGITS].data as Float32Array);
       await session.release();

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 import * as names from '../../src/graph/names.js';
 import { encodeModel } from '../../src/onnx/model.js';
-import { buildOptimizerGraph, stateSlots, type OptimizerSettings, type ParamSpec } from '../../src/optim/index.js';
+import { buildOptimizerGraph, stateSlots, type OptimizerSettings, type OptimizedParam } from '../../src/optim/index.js';
 import { referenceStep, type RefState } from './reference.js';
 import { seeded } from '../helpers/seeded.js';
 
-export const PARAMS: ParamSpec[] = [
+export const PARAMS: OptimizedParam[] = [
   { name: 'layers.0.weight', shape: [4, 5] },
   { name: 'layers.0.bias', shape: [4] },
 ];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { normalizeImages } from '../../src/data/normalize.js';
-import { DATASETS } from '../../src/models/datasets.js';
+import { DATASETS } from '../../src/data/datasets.js';
 import { imageToInput } from '../../src/predict/pixels.js';
 
 // Training normalises with src/data/normalize.ts, prediction and the page with src/predict/pixels.ts:

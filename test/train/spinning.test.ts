@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { cpus } from 'node:os';
 import test from 'node:test';
 import ort from 'onnxruntime-node';
-import { zeroState } from '../../src/artifacts/build.js';
-import * as G from '../../src/artifacts/graphs.js';
+import { compileGraphSet } from '../../src/program/compile.js';
+import { zeroState } from '../../src/program/signature.js';
 import { Rng } from '../../src/data/rng.js';
 import { initialWeights } from '../../src/models/init.js';
 import { buildModelDef } from '../../src/models/registry.js';
 import { defaultOptimizerSettings } from '../../src/optim/index.js';
-import { Runner } from '../../src/train/runner.js';
+import { TrainSessions } from '../../src/train/sessions.js';
 import { busyCores, decideSpinning, resolveSpinning, SpinWatch, spinPolicy, type LoadSample } from '../../src/train/spinning.js';
 
 type Cpu = ReturnType<typeof cpus>[number];
@@ -98,20 +98,20 @@ test('SpinWatch turns spinning off when another process takes a core, and on aga
   assert.equal(withWorker.check(true)?.spinning, false, 'the augmentation worker needs a core of its own: no spinning');
 });
 
-test('Runner.setSpinning rebuilds the sessions and training carries on exactly', async () => {
-  const gs: G.GraphSettings = { def: buildModelDef('simple-mlp'), optimizer: defaultOptimizerSettings('adam') };
-  const sig = G.signature(gs);
+test('TrainSessions.setSpinning rebuilds the sessions and training carries on exactly', async () => {
+  const set = compileGraphSet({ def: buildModelDef('simple-mlp'), optimizer: defaultOptimizerSettings('adam') });
+  const sig = set.signature;
   const rng = Rng.fromSeed(7, 'test');
   const images = new ort.Tensor('float32', Float32Array.from({ length: 256 * 784 }, () => rng.nextFloat() * 2 - 1), [256, 1, 28, 28]);
   const labels = new ort.Tensor('int64', BigInt64Array.from({ length: 256 }, () => BigInt(Math.floor(rng.nextFloat() * 10))), [256]);
   const indices = BigInt64Array.from({ length: 4 * 32 }, (_, i) => BigInt((i * 37) % 256));
   const run = async (switchTo: boolean | null) => {
-    const r = await Runner.create(gs, { device: 'cpu', threads: 2, spinning: false, runner: 'loop' });
+    const r = await TrainSessions.create(set, { device: 'cpu', threads: 2, spinning: false, graphKind: 'loop' });
     r.load(initialWeights(sig.all, 0), zeroState(sig), 0);
     const noise = Rng.fromSeed(0, 'dropout');
-    const a = await r.trainLoop({ images, labels }, indices.subarray(0, 64), 2, 32, 1e-3, noise);
+    const a = await r.trainLoop({ data: { images, labels }, indices: indices.subarray(0, 64), rows: 2, batch: 32, lr: 1e-3, rng: noise });
     if (switchTo !== null) await r.setSpinning(switchTo);
-    const b = await r.trainLoop({ images, labels }, indices.subarray(64), 2, 32, 1e-3, noise);
+    const b = await r.trainLoop({ data: { images, labels }, indices: indices.subarray(64), rows: 2, batch: 32, lr: 1e-3, rng: noise });
     const spinning = r.spinning;
     const weights = r.weights();
     await r.release();

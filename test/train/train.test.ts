@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadCheckpoint } from '../../src/artifacts/checkpoint.js';
 import { readMetrics } from '../../src/report/metrics.js';
-import { resolveSettings } from '../../src/train/cli.js';
-import { Interrupted, train } from '../../src/train/trainer.js';
+import { resolveSettings, resumeSettings } from '../../src/train/resolve_settings.js';
+import { Interrupted, train } from '../../src/train/run.js';
 
-const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+const CLI = join(process.cwd(), 'dist/src/cli/bin.js');
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || existsSync('data/fashion-mnist/train-images-idx3-ubyte.gz');
 const noData = HAVE_DATA ? false : 'Fashion-MNIST missing: apt-get install dataset-fashion-mnist';
 const tmp = () => mkdtempSync(join(tmpdir(), 'onnxtrain-train-'));
@@ -41,7 +41,7 @@ test('an interrupted run resumes bit-identical to an uninterrupted one (dropout,
   await assert.rejects(train({ ...base, out: dirB, stopAfterSteps: 20 }), Interrupted);
   const mid = await loadCheckpoint<{ position: { batchesDone: number } }>(join(dirB, 'last.safetensors'));
   assert.equal(mid.meta.position.batchesDone, 20);
-  const resumed = await resolveSettings({ ...quiet }, dirB);
+  const resumed = await resumeSettings(dirB, { ...quiet });
   await assert.rejects(train({ ...resumed, ...quiet, stopAfterSteps: 40 }, { dir: dirB }), Interrupted);
   await train({ ...resumed, ...quiet }, { dir: dirB });
 
@@ -56,7 +56,7 @@ test('an interrupted run resumes bit-identical to an uninterrupted one (dropout,
 test('the single-step runner trains too and agrees with the Loop runner in loss to float tolerance', { skip: noData }, async () => {
   const base = await resolveSettings({ model: 'simple-mlp', epochs: 1, limit: 1200, ...quiet });
   const loop = await train({ ...base, out: join(tmp(), 'loop') });
-  const step = await train({ ...base, out: join(tmp(), 'step'), runner: 'step' });
+  const step = await train({ ...base, out: join(tmp(), 'step'), graphKind: 'step' });
   assert.ok(Math.abs(loop.history[0].trainLoss - step.history[0].trainLoss) < 1e-4, `${loop.history[0].trainLoss} vs ${step.history[0].trainLoss}`);
   assert.ok(Math.abs(loop.history[0].valAcc - step.history[0].valAcc) < 0.01);
 });

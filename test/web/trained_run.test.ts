@@ -8,7 +8,7 @@ import { serve } from '../../src/web/serve.js';
 import { launchChromium } from '../helpers/browser.js';
 
 // From a fresh run to the page, all through the real commands: train, export-web, predict; then the page.
-const CLI = join(process.cwd(), 'dist/src/cli/main.js');
+const CLI = join(process.cwd(), 'dist/src/cli/bin.js');
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || existsSync('data/fashion-mnist/train-images-idx3-ubyte.gz');
 const root = mkdtempSync(join(tmpdir(), 'onnxtrain-e2e-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -1,25 +1,34 @@
-import type { Argv } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { MODEL_NAMES } from '../../models/registry.js';
-import { modelName, modelOptions, optimizerSettings, withOptimizerOptions, withVariantOptions } from '../options.js';
+import { TRAINING_DEFAULTS } from '../../program/defaults.js';
+import { modelName, modelOptions, optimizerSettings, withOptimizerOptions, withVariantOptions, type OptimizerArgs, type VariantArgs } from '../options.js';
+import { nonNegativeInt, optional } from '../parse.js';
 
-export const buildGraphsCommand = {
+function buildGraphsOptions(y: Argv) {
+  return withOptimizerOptions(withVariantOptions(y))
+    .positional('models', { type: 'string', array: true, describe: `models (default: all of ${MODEL_NAMES.join(', ')})` })
+    .option('out', { type: 'string', describe: 'output root folder', defaultDescription: 'graphs' })
+    .option('seed', { type: 'string', describe: 'seed of the initial weights', defaultDescription: String(TRAINING_DEFAULTS.seed) });
+}
+
+export type BuildGraphsArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof buildGraphsOptions>['argv']>>;
+
+export const buildGraphsCommand: CommandModule<object, BuildGraphsArgs> = {
   command: 'build-graphs [models..]',
   describe: 'write graphs/<model>/ (training, optimizer, eval, validation, train_step, train_loop graphs, checkpoint, manifest)',
-  builder: (y: Argv) =>
-    withOptimizerOptions(withVariantOptions(y))
-      .positional('models', { type: 'string', array: true, describe: `models (default: all of ${MODEL_NAMES.join(', ')})` })
-      .option('out', { type: 'string', describe: 'output root folder', default: 'graphs' })
-      .option('seed', { type: 'number', describe: 'seed of the initial weights', default: 0 }),
-  handler: async (a: Record<string, unknown>) => {
+  builder: buildGraphsOptions as unknown as CommandModule<object, BuildGraphsArgs>['builder'],
+  handler: async (a) => {
+    const models = (a.models?.length ? a.models : [...MODEL_NAMES]).map(modelName);
+    const optimizer = optimizerSettings(a as OptimizerArgs);
+    const seed = optional(a.seed, (v) => nonNegativeInt('seed', v));
+    const perModel = models.map((model) => ({ model, options: modelOptions(a as VariantArgs, models.length === 1 ? model : undefined) }));
     const { buildArtifacts } = await import('../../artifacts/build.js');
     const { join } = await import('node:path');
-    const models = ((a.models as string[] | undefined)?.length ? (a.models as string[]) : [...MODEL_NAMES]).map(modelName);
-    const options = modelOptions(a as never);
-    const optimizer = optimizerSettings(a as never);
-    for (const model of models) {
+    const { numel } = await import('../../graph/tensor.js');
+    for (const { model, options } of perModel) {
       const t0 = Date.now();
-      const { outDir, manifest } = await buildArtifacts({ model, options, optimizer, seed: a.seed as number, outDir: join(a.out as string, model) });
-      const params = manifest.parameters.filter((p) => !p.buffer).reduce((n, p) => n + p.shape.reduce((x, y) => x * y, 1), 0);
+      const { outDir, manifest } = await buildArtifacts({ model, options, optimizer, seed, outDir: join(a.out ?? 'graphs', model) });
+      const params = manifest.parameters.filter((p) => !p.buffer).reduce((n, p) => n + numel(p.shape), 0);
       console.log(`${model}: ${outDir}/ (${params.toLocaleString('en-US')} parameters, ${Date.now() - t0} ms)`);
     }
   },

@@ -1,56 +1,51 @@
-import type { Argv } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEVICES } from '../../train/session.js';
-import { UsageError } from '../options.js';
+import type { CliContext } from '../context.js';
+import { nonNegativeInt, optional, positiveInt, intAtLeast, UsageError } from '../parse.js';
 
-const positiveInt = (name: string, v: unknown): number => {
-  if (!(Number.isInteger(v) && (v as number) > 0)) throw new UsageError(`--${name} must be a positive integer, got ${String(v)}`);
-  return v as number;
-};
+const experimentOptions = (y: Argv) =>
+  y
+    .positional('name', { type: 'string', describe: 'experiment name (see --list)' })
+    .option('list', { type: 'boolean', default: false, describe: 'list the experiments and their variants' })
+    .option('epochs', { type: 'string', describe: 'epochs per run', defaultDescription: 'the model default, 20; cifar10-cnn 10' })
+    .option('limit', { type: 'string', describe: 'use only the first N training images (quick runs)' })
+    .option('only', { type: 'string', array: true, describe: 'run only these variants' })
+    .option('out', { type: 'string', default: 'runs/experiments', describe: 'folder holding one folder per experiment' })
+    .option('data-dir', { type: 'string', describe: 'folder holding the dataset folders fashion-mnist/ and cifar10/ (default data)' })
+    .option('download', { type: 'boolean', default: true, describe: 'download missing datasets (--no-download: report them missing)' })
+    .option('seed', { type: 'string', defaultDescription: '0' })
+    .option('threads', { type: 'string', describe: 'onnxruntime intra-op threads', defaultDescription: 'one per core' })
+    .option('device', { choices: DEVICES, defaultDescription: 'cpu' });
+export type ExperimentArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof experimentOptions>['argv']>>;
 
-export const experimentCommand = {
+export const experimentCommand = (ctx: CliContext): CommandModule<object, ExperimentArgs> => ({
   command: 'experiment [name]',
   describe: 'run an experiment (a set of training runs) into runs/experiments/<name>/ with report.md and report.html',
-  builder: (y: Argv) =>
-    y
-      .positional('name', { type: 'string', describe: 'experiment name (see --list)' })
-      .option('list', { type: 'boolean', default: false, describe: 'list the experiments and their variants' })
-      .option('epochs', { type: 'number', describe: 'epochs per run (default: the model default, 20; cifar10-cnn 10)' })
-      .option('limit', { type: 'number', describe: 'use only the first N training images (quick runs)' })
-      .option('only', { type: 'string', array: true, describe: 'run only these variants' })
-      .option('out', { type: 'string', default: 'runs/experiments', describe: 'folder holding one folder per experiment' })
-      .option('data-dir', { type: 'string', describe: 'folder holding the dataset folders fashion-mnist/ and cifar10/ (default data)' })
-      .option('download', { type: 'boolean', default: true, describe: 'download missing datasets (--no-download: report them missing)' })
-      .option('seed', { type: 'number', default: 0 })
-      .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: one per core)' })
-      .option('device', { choices: DEVICES, default: 'cpu' as const }),
-  handler: async (a: Record<string, unknown>) => {
+  builder: experimentOptions as unknown as CommandModule<object, ExperimentArgs>['builder'],
+  handler: async (a) => {
     const { EXPERIMENTS } = await import('../../experiments/catalog.js');
     if (a.list) {
       for (const e of EXPERIMENTS) console.log(`${e.name.padEnd(15)} ${e.question}\n${' '.repeat(16)}variants: ${e.variants.map((v) => v.name).join(', ')}`);
       return;
     }
+    const exp = EXPERIMENTS.find((e) => e.name === a.name);
     if (!a.name) throw new UsageError(`name an experiment: ${EXPERIMENTS.map((e) => e.name).join(', ')} (or --list)`);
-    if (!EXPERIMENTS.some((e) => e.name === a.name)) throw new UsageError(`unknown experiment '${String(a.name)}': use one of ${EXPERIMENTS.map((e) => e.name).join(', ')}`);
-    const { ExperimentInterrupted, runExperiment } = await import('../../experiments/run.js');
-    try {
-      await runExperiment({
-        name: String(a.name),
-        epochs: a.epochs === undefined ? undefined : positiveInt('epochs', a.epochs),
-        limit: a.limit === undefined ? undefined : positiveInt('limit', a.limit),
-        only: a.only as string[] | undefined,
-        root: a.out as string,
-        dataRoot: a.dataDir as string | undefined,
-        download: a.download as boolean,
-        seed: a.seed as number,
-        threads: a.threads === undefined ? undefined : positiveInt('threads', a.threads),
-        device: a.device as (typeof DEVICES)[number],
-      });
-    } catch (e) {
-      if (e instanceof ExperimentInterrupted) {
-        console.error(e.message);
-        process.exit(130);
-      }
-      throw e;
-    }
+    if (!exp) throw new UsageError(`unknown experiment '${a.name}': use one of ${EXPERIMENTS.map((e) => e.name).join(', ')}`);
+    const unknown = (a.only ?? []).find((o) => !exp.variants.some((v) => v.name === o));
+    if (unknown !== undefined) throw new UsageError(`--only ${unknown}: experiment '${exp.name}' has no such variant; use ${exp.variants.map((v) => v.name).join(', ')}`);
+    const { runExperiment } = await import('../../experiments/run.js');
+    await runExperiment({
+      name: exp.name,
+      epochs: optional(a.epochs, (v) => positiveInt('epochs', v)),
+      limit: optional(a.limit, (v) => intAtLeast('limit', v, 2)),
+      only: a.only,
+      root: a.out,
+      dataRoot: a.dataDir,
+      download: a.download,
+      seed: optional(a.seed, (v) => nonNegativeInt('seed', v)),
+      threads: optional(a.threads, (v) => positiveInt('threads', v)),
+      device: a.device,
+      signal: ctx.signal,
+    });
   },
-};
+});

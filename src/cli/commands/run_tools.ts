@@ -1,59 +1,76 @@
-import type { Argv } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { CliContext } from '../context.js';
+import { nonNegativeInt, optional, positiveInt, UsageError } from '../parse.js';
 
+type ArgsOf<F extends (y: Argv) => Argv<unknown>> = ArgumentsCamelCase<Awaited<ReturnType<F>['argv']>>;
+const builder = <A>(f: (y: Argv) => Argv<unknown>) => f as unknown as CommandModule<object, A>['builder'];
 
-export const evaluateCommand = {
+const evaluateOptions = (y: Argv) => y.positional('run', { type: 'string', demandOption: true }).option('data-dir', { type: 'string' });
+export type EvaluateArgs = ArgsOf<typeof evaluateOptions>;
+
+export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   command: 'evaluate <run>',
   describe: 'test accuracy, per-class accuracy and confusion matrix (text and PNG) of a trained run',
-  builder: (y: Argv) => y.positional('run', { type: 'string', demandOption: true }).option('data-dir', { type: 'string' }),
-  handler: async (a: Record<string, unknown>) => {
+  builder: builder<EvaluateArgs>(evaluateOptions),
+  handler: async (a) => {
     const { evaluateRun } = await import('../../train/evaluate.js');
-    const r = await evaluateRun({ run: a.run as string, dataDir: a.dataDir as string | undefined });
+    const r = await evaluateRun({ run: a.run, dataDir: a.dataDir });
     console.log(r.text);
     console.log(`\nWrote ${r.files.join(', ')}`);
   },
 };
 
-export const predictCommand = {
+const predictOptions = (y: Argv) =>
+  y.positional('run', { type: 'string', demandOption: true })
+    .positional('images', { type: 'string', array: true, demandOption: true })
+    .option('invert', { type: 'boolean', default: false, describe: 'invert dark-on-light photos (Fashion-MNIST is light on dark)' })
+    .option('top', { type: 'string', describe: 'classes shown per image', defaultDescription: '3' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the full probabilities as JSON' });
+export type PredictArgs = ArgsOf<typeof predictOptions>;
+
+export const predictCommand: CommandModule<object, PredictArgs> = {
   command: 'predict <run> <images..>',
   describe: 'classify image files (any size and colour) with a trained run',
-  builder: (y: Argv) =>
-    y.positional('run', { type: 'string', demandOption: true })
-      .positional('images', { type: 'string', array: true, demandOption: true })
-      .option('invert', { type: 'boolean', default: false, describe: 'invert dark-on-light photos (Fashion-MNIST is light on dark)' })
-      .option('top', { type: 'number', default: 3 })
-      .option('json', { type: 'boolean', default: false, describe: 'print the full probabilities as JSON' }),
-  handler: async (a: Record<string, unknown>) => {
+  builder: builder<PredictArgs>(predictOptions),
+  handler: async (a) => {
+    const top = optional(a.top, (v) => positiveInt('top', v)) ?? 3;
     const { predict } = await import('../../predict/predict.js');
-    const preds = await predict({ run: a.run as string, images: a.images as string[], invert: a.invert as boolean, top: a.top as number });
+    const preds = await predict({ run: a.run, images: a.images, invert: a.invert, top });
     if (a.json) {
       console.log(JSON.stringify(preds, null, 2));
       return;
     }
-    for (const p of preds) {
-      console.log(`${p.image}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(2)}%`).join(', ')}`);
-    }
+    for (const p of preds) console.log(`${p.image}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(2)}%`).join(', ')}`);
   },
 };
 
-export const exportWebCommand = {
+const exportWebOptions = (y: Argv) => y.positional('run', { type: 'string', demandOption: true }).option('out', { type: 'string', describe: 'output folder (default <run>/web)' });
+export type ExportWebArgs = ArgsOf<typeof exportWebOptions>;
+
+export const exportWebCommand: CommandModule<object, ExportWebArgs> = {
   command: 'export-web <run>',
   describe: 'write a static web page that classifies drawn or uploaded images with the run\'s model',
-  builder: (y: Argv) => y.positional('run', { type: 'string', demandOption: true }).option('out', { type: 'string', describe: 'output folder (default <run>/web)' }),
-  handler: async (a: Record<string, unknown>) => {
+  builder: builder<ExportWebArgs>(exportWebOptions),
+  handler: async (a) => {
     const { exportWeb } = await import('../../web/export.js');
-    const r = await exportWeb({ run: a.run as string, out: a.out as string | undefined });
+    const r = await exportWeb({ run: a.run, out: a.out });
     console.log(`Wrote ${r.out}/ (${r.files.length} files, ${(r.bytes / 1e6).toFixed(1)} MB). Preview: npm run serve -- ${r.out}`);
   },
 };
 
-export const serveCommand = {
+const serveOptions = (y: Argv) => y.positional('dir', { type: 'string', demandOption: true }).option('port', { type: 'string', describe: 'port (0: any free one)', defaultDescription: '8080' });
+export type ServeArgs = ArgsOf<typeof serveOptions>;
+
+export const serveCommand = (ctx: CliContext): CommandModule<object, ServeArgs> => ({
   command: 'serve <dir>',
   describe: 'preview a static folder on http://127.0.0.1 (this machine only)',
-  builder: (y: Argv) => y.positional('dir', { type: 'string', demandOption: true }).option('port', { type: 'number', default: 8080 }),
-  handler: async (a: Record<string, unknown>) => {
+  builder: builder<ServeArgs>(serveOptions),
+  handler: async (a) => {
+    const port = optional(a.port, (v) => nonNegativeInt('port', v)) ?? 8080;
+    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${a.port}`);
     const { serve } = await import('../../web/serve.js');
-    const server = await serve({ dir: a.dir as string, port: a.port as number });
+    const server = await serve({ dir: a.dir, port });
     console.log(`Serving ${a.dir} at ${server.url} (Ctrl-C to stop)`);
-    await new Promise<void>((resolve) => process.once('SIGINT', () => void server.close().then(resolve)));
+    await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => void server.close().then(resolve), { once: true }));
   },
-};
+});

@@ -1,12 +1,17 @@
-import type { Argv } from 'yargs';
-import { modelName, modelOptions, withVariantOptions } from '../options.js';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { modelName, modelOptions, withVariantOptions, type VariantArgs } from '../options.js';
 
-export const summaryCommand = {
+const summaryOptions = (y: Argv) => withVariantOptions(y).positional('model', { type: 'string', demandOption: true });
+export type SummaryArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof summaryOptions>['argv']>>;
+
+export const summaryCommand: CommandModule<object, SummaryArgs> = {
   command: 'summary <model>',
   describe: 'print a torchsummary-style table: layers, output shapes, parameters, multiply-adds',
-  builder: (y: Argv) => withVariantOptions(y).positional('model', { type: 'string', demandOption: true }),
-  handler: async (a: Record<string, unknown>) => {
+  builder: summaryOptions as unknown as CommandModule<object, SummaryArgs>['builder'],
+  handler: async (a) => {
+    const model = modelName(a.model);
+    const options = modelOptions(a as VariantArgs, model);
     const { modelSummary } = await import('../../models/summary.js');
-    console.log(modelSummary(modelName(a.model), modelOptions(a as never)));
+    console.log(modelSummary(model, options));
   },
 };

@@ -1,26 +1,47 @@
-import type { Argv } from 'yargs';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { augmentationFromNames, type AugmentSettings } from '../../data/augment.js';
+import { buildModelDef } from '../../models/registry.js';
+import { defaultOptimizerSettings } from '../../optim/index.js';
+import { signature } from '../../program/signature.js';
+import { expandFrozen } from '../../train/transfer.js';
+import { TRAINING_DEFAULTS } from '../../program/defaults.js';
 import { DEVICES } from '../../train/session.js';
-import { SPIN_POLICIES, spinPolicy } from '../../train/spinning.js';
+import { SPIN_POLICIES } from '../../train/spinning.js';
 import type { TrainSettings } from '../../train/settings.js';
-import { modelName, modelOptions, optimizerSettings, UsageError, withOptimizerOptions, withVariantOptions } from '../options.js';
+import type { CliContext } from '../context.js';
+import { modelName, modelOptions, optimizerSettings, withOptimizerOptions, withVariantOptions, type OptimizerArgs, type VariantArgs } from '../options.js';
+import { classList, intAtLeast, nonNegativeInt, optional, positiveInt, UsageError } from '../parse.js';
 
-const positiveInt = (name: string, v: unknown): number => {
-  if (!(Number.isInteger(v) && (v as number) > 0)) throw new UsageError(`--${name} must be a positive integer, got ${String(v)}`);
-  return v as number;
-};
-
-/** '0,1,2' -> [0, 1, 2]. */
-export function classList(text: string): number[] {
-  const out = text.split(',').map((t) => Number(t.trim()));
-  if (out.some((c) => !Number.isInteger(c) || c < 0)) throw new UsageError(`--classes must be comma-separated class indices such as 0,1,2,3,4, got ${text}`);
-  return out;
+export function trainOptions(y: Argv) {
+  const d = TRAINING_DEFAULTS;
+  return withOptimizerOptions(withVariantOptions(y))
+    .positional('model', { type: 'string', describe: 'simple-mlp, medium-mlp, deep-mlp, basic-cnn, complex-cnn or cifar10-cnn' })
+    .option('epochs', { type: 'string', describe: 'epochs', defaultDescription: '20; cifar10-cnn 10' })
+    .option('batch-size', { type: 'string', defaultDescription: String(d.batchSize) })
+    .option('seed', { type: 'string', describe: 'seeds weights, split, shuffling, dropout', defaultDescription: String(d.seed) })
+    .option('val-size', { type: 'string', describe: 'validation images taken from the training set', defaultDescription: String(d.valSize) })
+    .option('early-stopping', { type: 'string', describe: 'patience in epochs (0: off); restores the best weights', defaultDescription: '0' })
+    .option('threads', { type: 'string', describe: 'onnxruntime intra-op threads', defaultDescription: 'one per core' })
+    .option('spinning', { choices: SPIN_POLICIES, describe: 'idle onnxruntime threads spin-wait: auto = when the cores are otherwise idle', defaultDescription: 'auto' })
+    .option('device', { choices: DEVICES, defaultDescription: 'cpu' })
+    .option('out', { type: 'string', describe: 'run folder', defaultDescription: 'runs/<model>-<date>-<time>' })
+    .option('resume', { type: 'string', describe: 'continue the run in this folder from its last checkpoint' })
+    .option('data-dir', { type: 'string', describe: 'dataset folder', defaultDescription: 'data/<dataset>' })
+    .option('limit', { type: 'string', describe: 'use only the first N training images (quick checks)' })
+    .option('runner', { choices: ['loop', 'step'] as const, describe: 'many steps per onnxruntime call (train_loop), or one (train_step)', defaultDescription: 'loop' })
+    .option('chunk-steps', { type: 'string', describe: 'steps per Loop run', defaultDescription: String(d.chunkSteps) })
+    .option('freeze', { type: 'string', array: true, describe: 'parameters to freeze: state_dict names or prefixes (e.g. features)' })
+    .option('init', { type: 'string', describe: 'start from these weights: a run folder, a .safetensors checkpoint or a model.onnx with initializers' })
+    .option('classes', { type: 'string', describe: 'train on these classes only, e.g. 0,1,2,3,4 (new head of that many outputs)' })
+    .option('augment', { type: 'string', describe: 'augment training batches: any of crop,flip,jitter,rotate (comma-separated)' });
 }
+
+export type TrainArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof trainOptions>['argv']>>;
 
 /** 'crop,flip,jitter,rotate' -> the combined augmentation settings ('rotation' is accepted for 'rotate'). */
 export function augmentList(text: string): AugmentSettings {
   const names = text.split(',').map((t) => t.trim()).filter(Boolean).map((t) => (t === 'rotate' ? 'rotation' : t));
-  if (names.length === 0) throw new UsageError('--augment needs one or more of crop,flip,jitter,rotate');
+  if (names.length === 0) throw new UsageError(`--augment needs one or more of crop,flip,jitter,rotate, got '${text}'`);
   try {
     return augmentationFromNames(names);
   } catch (e) {
@@ -28,59 +49,78 @@ export function augmentList(text: string): AugmentSettings {
   }
 }
 
-export const trainCommand = {
+/** Options that --resume may change; the rest are the run's own (config.json). */
+const RESUMABLE = new Set(['epochs', 'earlyStopping', 'device', 'threads', 'spinning', 'dataDir', 'resume']);
+const NOT_OPTIONS = new Set(['_', '$0', 'model']);
+
+/** The train command's arguments as settings, checked; throws UsageError (exit 2). No process needed. */
+export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSettings>; resume?: string } {
+  if (a.resume !== undefined) {
+    const fixed = Object.keys(a).filter((k) => !k.includes('-') && !NOT_OPTIONS.has(k) && !RESUMABLE.has(k) && a[k as keyof TrainArgs] !== undefined);
+    if (a.model) fixed.unshift('model');
+    if (fixed.length) {
+      const flag = fixed[0] === 'model' ? `the model '${a.model}'` : `--${fixed[0].replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
+      throw new UsageError(`--resume continues ${a.resume} with its own settings: drop ${flag} (only --epochs, --early-stopping, --device, --threads, --spinning and --data-dir may change)`);
+    }
+  } else if (!a.model) {
+    throw new UsageError('name a model to train (e.g. simple-mlp), or --resume <run folder>');
+  }
+  const model = modelName(a.model ?? 'simple-mlp');
+  const settings: Partial<TrainSettings> = {
+    epochs: optional(a.epochs, (v) => positiveInt('epochs', v)),
+    earlyStopping: optional(a.earlyStopping, (v) => nonNegativeInt('early-stopping', v)),
+    threads: optional(a.threads, (v) => positiveInt('threads', v)),
+    spinning: a.spinning,
+    device: a.device,
+    dataDir: a.dataDir,
+  };
+  if (a.resume !== undefined) return { settings, resume: a.resume };
+  const numClasses = buildModelDef(model).dataset.classNames.length;
+  if (a.freeze) checkFreeze(model, a.freeze);
+  return {
+    settings: {
+      ...settings,
+      model,
+      options: modelOptions(a as VariantArgs, model),
+      optimizer: optimizerSettings(a as OptimizerArgs),
+      batchSize: optional(a.batchSize, (v) => positiveInt('batch-size', v)),
+      seed: optional(a.seed, (v) => nonNegativeInt('seed', v)),
+      valSize: optional(a.valSize, (v) => nonNegativeInt('val-size', v)),
+      out: a.out,
+      limit: optional(a.limit, (v) => intAtLeast('limit', v, 2)),
+      graphKind: a.runner,
+      chunkSteps: optional(a.chunkSteps, (v) => positiveInt('chunk-steps', v)),
+      frozen: a.freeze,
+      init: a.init,
+      classes: optional(a.classes, (v) => classList(String(v), numClasses)),
+      augment: optional(a.augment, (v) => augmentList(String(v))),
+    },
+  };
+}
+
+/** Every --freeze prefix must name parameters of the model, and something must be left to train. */
+function checkFreeze(model: ReturnType<typeof modelName>, prefixes: string[]): void {
+  const all = signature({ def: buildModelDef(model), optimizer: defaultOptimizerSettings('adam') }).all;
+  let frozen: string[];
+  try {
+    frozen = expandFrozen(all, prefixes, model);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (frozen.length === all.filter((p) => !p.buffer).length) {
+    throw new UsageError(`--freeze ${prefixes.join(' ')} freezes every parameter of ${model}: nothing would train; freeze fewer (e.g. --freeze features)`);
+  }
+}
+
+export const trainCommand = (ctx: CliContext): CommandModule<object, TrainArgs> => ({
   command: 'train [model]',
   describe: 'train a model on its dataset (Fashion-MNIST or CIFAR-10) and write runs/<model>-<time>/',
-  builder: (y: Argv) =>
-    withOptimizerOptions(withVariantOptions(y))
-      .positional('model', { type: 'string', describe: 'simple-mlp, medium-mlp, deep-mlp, basic-cnn, complex-cnn or cifar10-cnn' })
-      .option('epochs', { type: 'number', describe: 'epochs (default 20; cifar10-cnn 10)' })
-      .option('batch-size', { type: 'number', default: 64 })
-      .option('seed', { type: 'number', default: 0, describe: 'seeds weights, split, shuffling, dropout' })
-      .option('val-size', { type: 'number', default: 10000, describe: 'validation images taken from the 60k training set' })
-      .option('early-stopping', { type: 'number', default: 0, describe: 'patience in epochs (0: off); restores the best weights' })
-      .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: one per core)' })
-      .option('spinning', { choices: SPIN_POLICIES, default: 'auto' as const, describe: 'idle onnxruntime threads spin-wait: auto = when the cores are otherwise idle' })
-      .option('device', { choices: DEVICES, default: 'cpu' as const })
-      .option('out', { type: 'string', describe: 'run folder (default runs/<model>-<date>-<time>)' })
-      .option('resume', { type: 'string', describe: 'continue the run in this folder from its last checkpoint' })
-      .option('data-dir', { type: 'string', describe: 'dataset folder (default data/<dataset>)' })
-      .option('limit', { type: 'number', describe: 'use only the first N training images (quick checks)' })
-      .option('runner', { choices: ['loop', 'step'] as const, default: 'loop' as const, describe: 'many steps per onnxruntime call, or one' })
-      .option('chunk-steps', { type: 'number', default: 100, describe: 'steps per Loop run' })
-      .option('freeze', { type: 'string', array: true, default: [] as string[], describe: 'parameters to freeze: state_dict names or prefixes (e.g. features)' })
-      .option('init', { type: 'string', describe: 'start from these weights: a run folder, a .safetensors checkpoint or a model.onnx with initializers' })
-      .option('classes', { type: 'string', describe: 'train on these classes only, e.g. 0,1,2,3,4 (new head of that many outputs)' })
-      .option('augment', { type: 'string', describe: 'augment training batches: any of crop,flip,jitter,rotate (comma-separated)' }),
-  handler: async (a: Record<string, unknown>) => {
-    const { trainFromSettings } = await import('../../train/cli.js');
-    const resume = a.resume as string | undefined;
-    if (!resume && !a.model) throw new UsageError('name a model to train (e.g. simple-mlp), or --resume <run folder>');
-    const model = modelName(a.model ?? 'simple-mlp');
-    const settings: Partial<TrainSettings> = {
-      model,
-      options: modelOptions(a as never),
-      optimizer: optimizerSettings(a as never),
-      epochs: a.epochs === undefined ? undefined : positiveInt('epochs', a.epochs),
-      batchSize: positiveInt('batch-size', a.batchSize),
-      seed: a.seed as number,
-      valSize: a.valSize as number,
-      earlyStopping: a.earlyStopping as number,
-      threads: a.threads === undefined ? undefined : positiveInt('threads', a.threads),
-      spinning: spinPolicy(a.spinning),
-      device: a.device as TrainSettings['device'],
-      out: a.out as string | undefined,
-      dataDir: a.dataDir as string | undefined,
-      limit: a.limit as number | undefined,
-      runner: a.runner as 'loop' | 'step',
-      chunkSteps: positiveInt('chunk-steps', a.chunkSteps),
-      frozen: a.freeze as string[],
-      init: a.init as string | undefined,
-      classes: a.classes === undefined ? undefined : classList(String(a.classes)),
-      augment: a.augment === undefined ? undefined : augmentList(String(a.augment)),
-    };
-    if (!(Number.isInteger(settings.valSize) && settings.valSize! >= 0)) throw new UsageError(`--val-size must be a non-negative integer, got ${a.valSize}`);
-    if (!(Number.isInteger(settings.earlyStopping) && settings.earlyStopping! >= 0)) throw new UsageError(`--early-stopping must be a non-negative integer, got ${a.earlyStopping}`);
-    await trainFromSettings(settings, resume);
+  builder: trainOptions as unknown as CommandModule<object, TrainArgs>['builder'],
+  handler: async (a) => {
+    const { settings, resume } = trainArgsToSettings(a);
+    const { resolveSettings, resumeSettings } = await import('../../train/resolve_settings.js');
+    const { train } = await import('../../train/run.js');
+    const s = resume ? await resumeSettings(resume, settings) : resolveSettings(settings as Partial<TrainSettings> & Pick<TrainSettings, 'model'>);
+    await train(s, resume ? { dir: resume } : undefined, ctx.signal);
   },
-};
+});

@@ -1,11 +1,12 @@
 import ort from 'onnxruntime-node';
-import * as G from '../artifacts/graphs.js';
 import { gatherBatch, type Batch } from '../data/batches.js';
 import type { NormalizedSplit } from '../data/normalize.js';
 import type { Rng } from '../data/rng.js';
-import * as N from '../graph/names.js';
+import * as names from '../graph/names.js';
 import type { Tensor } from '../graph/tensor.js';
 import { encodeModel } from '../onnx/model.js';
+import type { GraphSet } from '../program/compile.js';
+import { stateSpecs, type ModelSignature } from '../program/signature.js';
 import { createSession, type SessionSettings } from './session.js';
 
 type Feeds = Record<string, ort.Tensor>;
@@ -13,8 +14,8 @@ type Feeds = Record<string, ort.Tensor>;
 export const toOrt = (t: Tensor): ort.Tensor => new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims);
 export const fromOrt = (t: ort.Tensor): Tensor => ({ dtype: t.type as Tensor['dtype'], dims: [...t.dims], data: (t.data as Float32Array).slice() });
 
-const scalarF32 = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
-const scalarI64 = (v: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(v)), []);
+const ortFloat = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
+const ortInt64 = (v: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(v)), []);
 
 export interface StepResult {
   /** Per-step mean losses and correct counts. */
@@ -23,42 +24,55 @@ export interface StepResult {
   sizes: number[];
 }
 
+/** Which training graph runs the steps: train_loop (many steps per run) or train_step (one). */
+export type GraphKind = 'loop' | 'step';
+
+/** A chunk of Loop steps: `rows` steps of `batch` samples, indices into the data set tensors. */
+export interface LoopChunk {
+  data: { images: ort.Tensor; labels: ort.Tensor };
+  indices: BigInt64Array;
+  rows: number;
+  batch: number;
+  lr: number;
+  rng: Rng;
+}
+
 /**
- * Holds a run's sessions and its training state (parameters, buffers, optimizer state, step count) as
- * onnxruntime tensors, and runs the graphs: many steps per call (train_loop), one step (train_step),
- * or evaluation (validation).
+ * A run's onnxruntime sessions and its training state (parameters, buffers, optimizer state, step count)
+ * as onnxruntime tensors: many steps per call (train_loop), one step (train_step), or evaluation
+ * (validation). The state lives here, outside the sessions, so sessions can be made anew mid-run.
  */
-export class Runner {
+export class TrainSessions {
   /** Parameters and buffers by state_dict name, and optimizer state by state name. */
   readonly values = new Map<string, ort.Tensor>();
   step = 0;
 
-  private loop: ort.InferenceSession | null = null;
-  private single!: ort.InferenceSession;
-  private validation!: ort.InferenceSession;
+  private trainLoopSession: ort.InferenceSession | null = null;
+  private trainStepSession!: ort.InferenceSession;
+  private validationSession!: ort.InferenceSession;
 
   private constructor(
-    readonly sig: G.ModelSignature,
-    private readonly models: { loop: Uint8Array | null; single: Uint8Array; validation: Uint8Array },
+    readonly sig: ModelSignature,
+    private readonly models: { trainLoop: Uint8Array | null; trainStep: Uint8Array; validation: Uint8Array },
     private settings: SessionSettings,
   ) {}
 
-  static async create(gs: G.GraphSettings, s: SessionSettings & { runner: 'loop' | 'step' }): Promise<Runner> {
+  static async create(set: GraphSet, s: SessionSettings & { graphKind: GraphKind }): Promise<TrainSessions> {
     const models = {
-      loop: s.runner === 'loop' ? encodeModel(G.buildTrainLoopGraph(gs)) : null,
-      single: encodeModel(G.buildTrainStepGraph(gs)),
-      validation: encodeModel(G.buildValidationGraph(gs)),
+      trainLoop: s.graphKind === 'loop' ? encodeModel(set.graph('train_loop')) : null,
+      trainStep: encodeModel(set.graph('train_step')),
+      validation: encodeModel(set.graph('validation')),
     };
-    const r = new Runner(G.signature(gs), models, s);
+    const r = new TrainSessions(set.signature, models, s);
     await r.open();
     return r;
   }
 
   private async open(): Promise<void> {
     const s = this.settings;
-    [this.loop, this.single, this.validation] = await Promise.all([
-      this.models.loop ? createSession(this.models.loop, s) : Promise.resolve(null),
-      createSession(this.models.single, s),
+    [this.trainLoopSession, this.trainStepSession, this.validationSession] = await Promise.all([
+      this.models.trainLoop ? createSession(this.models.trainLoop, s) : Promise.resolve(null),
+      createSession(this.models.trainStep, s),
       createSession(this.models.validation, s),
     ]);
   }
@@ -94,7 +108,7 @@ export class Runner {
   }
 
   stateNames(): string[] {
-    return G.stateSpecs(this.sig).map((st) => st.name);
+    return stateSpecs(this.sig).map((st) => st.name);
   }
 
   weights(): Map<string, Tensor> {
@@ -106,8 +120,8 @@ export class Runner {
   }
 
   /** Updated values come back as `<name>.new`: they become the next run's inputs. */
-  private absorb(out: ort.InferenceSession.OnnxValueMapType, names: string[]): void {
-    for (const n of names) this.values.set(n, out[N.updated(n)] as ort.Tensor);
+  private absorb(out: ort.InferenceSession.OnnxValueMapType, keys: string[]): void {
+    for (const n of keys) this.values.set(n, out[names.updated(n)] as ort.Tensor);
   }
 
   private carried(): string[] {
@@ -135,37 +149,37 @@ export class Runner {
   }
 
   /** `rows` steps of `batch` samples each, indices into `images`/`labels` (the data set tensors). */
-  async trainLoop(data: { images: ort.Tensor; labels: ort.Tensor }, indices: BigInt64Array, rows: number, batch: number, lr: number, rng: Rng): Promise<StepResult> {
-    if (!this.loop) throw new Error('this runner was created for single steps');
+  async trainLoop({ data, indices, rows, batch, lr, rng }: LoopChunk): Promise<StepResult> {
+    if (!this.trainLoopSession) throw new Error('these sessions were made for the train_step graph (graphKind "step")');
     const feeds: Feeds = {
       ...this.stateFeeds(),
-      [N.DATA_IMAGES]: data.images,
-      [N.DATA_LABELS]: data.labels,
-      [N.BATCH_INDICES]: new ort.Tensor('int64', indices, [rows, batch]),
-      [N.LEARNING_RATE]: scalarF32(lr),
-      [N.STEP]: scalarI64(this.step),
+      [names.DATA_IMAGES]: data.images,
+      [names.DATA_LABELS]: data.labels,
+      [names.BATCH_INDICES]: new ort.Tensor('int64', indices, [rows, batch]),
+      [names.LEARNING_RATE]: ortFloat(lr),
+      [names.STEP]: ortInt64(this.step),
       ...this.noise(rng, rows, batch),
     };
-    const out = await this.loop.run(feeds);
+    const out = await this.trainLoopSession.run(feeds);
     this.absorb(out, this.carried());
     this.step += rows;
-    const corrects = Array.from(out[N.STEP_CORRECT].data as BigInt64Array, Number);
-    return { losses: out[N.STEP_LOSSES].data as Float32Array, corrects, sizes: corrects.map(() => batch) };
+    const corrects = Array.from(out[names.STEP_CORRECT].data as BigInt64Array, Number);
+    return { losses: out[names.STEP_LOSSES].data as Float32Array, corrects, sizes: corrects.map(() => batch) };
   }
 
   async trainStep(b: Batch, channelsHW: number[], lr: number, rng: Rng): Promise<StepResult> {
     const feeds: Feeds = {
       ...this.stateFeeds(),
-      [N.INPUT]: new ort.Tensor('float32', b.images, [b.n, ...channelsHW]),
-      [N.LABELS]: new ort.Tensor('int64', b.labels, [b.n]),
-      [N.LEARNING_RATE]: scalarF32(lr),
-      [N.STEP]: scalarI64(this.step),
+      [names.INPUT]: new ort.Tensor('float32', b.images, [b.n, ...channelsHW]),
+      [names.LABELS]: new ort.Tensor('int64', b.labels, [b.n]),
+      [names.LEARNING_RATE]: ortFloat(lr),
+      [names.STEP]: ortInt64(this.step),
       ...this.noise(rng, null, b.n),
     };
-    const out = await this.single.run(feeds);
+    const out = await this.trainStepSession.run(feeds);
     this.absorb(out, this.carried());
     this.step += 1;
-    return { losses: Float32Array.of((out[N.LOSS].data as Float32Array)[0]), corrects: [Number((out[N.CORRECT].data as BigInt64Array)[0])], sizes: [b.n] };
+    return { losses: Float32Array.of((out[names.LOSS].data as Float32Array)[0]), corrects: [Number((out[names.CORRECT].data as BigInt64Array)[0])], sizes: [b.n] };
   }
 
   /** Mean loss and accuracy over `idx` of `split`, on the running statistics. */
@@ -179,16 +193,16 @@ export class Runner {
     for (let i = 0; i < idx.length; i += batchSize) {
       const rows = Array.prototype.slice.call(idx, i, Math.min(i + batchSize, idx.length)) as number[];
       const b = gatherBatch(split, rows, buf);
-      feeds[N.INPUT] = new ort.Tensor('float32', b.images, [b.n, ...shape]);
-      feeds[N.LABELS] = new ort.Tensor('int64', b.labels, [b.n]);
-      const out = await this.validation.run(feeds);
-      lossSum += (out[N.LOSS].data as Float32Array)[0] * b.n;
-      correct += Number((out[N.CORRECT].data as BigInt64Array)[0]);
+      feeds[names.INPUT] = new ort.Tensor('float32', b.images, [b.n, ...shape]);
+      feeds[names.LABELS] = new ort.Tensor('int64', b.labels, [b.n]);
+      const out = await this.validationSession.run(feeds);
+      lossSum += (out[names.LOSS].data as Float32Array)[0] * b.n;
+      correct += Number((out[names.CORRECT].data as BigInt64Array)[0]);
     }
     return { loss: lossSum / idx.length, acc: correct / idx.length, n: idx.length };
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.loop?.release(), this.single.release(), this.validation.release()]);
+    await Promise.all([this.trainLoopSession?.release(), this.trainStepSession.release(), this.validationSession.release()]);
   }
 }

@@ -1,0 +1,44 @@
+/**
+ * The compile stage: a model definition and its training settings become the whole graph set and its
+ * signature, once. `build-graphs` writes the set to disk (src/artifacts); the trainer opens sessions on it.
+ */
+import type { Graph } from '../graph/ir.js';
+import type { Tensor } from '../graph/tensor.js';
+import * as graphs from './graphs.js';
+import { signature, type GraphSettings, type ModelSignature } from './signature.js';
+
+export const GRAPH_NAMES = ['training', 'optimizer', 'eval', 'validation', 'train_step', 'train_loop'] as const;
+export type GraphName = (typeof GRAPH_NAMES)[number];
+
+export interface GraphSet {
+  readonly settings: GraphSettings;
+  readonly signature: ModelSignature;
+  /** A graph of the set, built on first use. `eval` takes its parameters as inputs; see evalWith. */
+  graph(name: GraphName): Graph;
+  /** eval.onnx with these weights as initializers: the deployable model. */
+  evalWith(weights: Map<string, Tensor>): Graph;
+}
+
+const BUILDERS: Record<GraphName, (c: graphs.Compiled) => Graph> = {
+  training: graphs.buildTrainingGraph,
+  optimizer: graphs.buildOptimizerOnlyGraph,
+  eval: (c) => graphs.buildEvalGraph(c),
+  validation: graphs.buildValidationGraph,
+  train_step: graphs.buildTrainStepGraph,
+  train_loop: graphs.buildTrainLoopGraph,
+};
+
+export function compileGraphSet(settings: GraphSettings): GraphSet {
+  const compiled: graphs.Compiled = { settings, sig: signature(settings) };
+  const built = new Map<GraphName, Graph>();
+  return {
+    settings,
+    signature: compiled.sig,
+    graph(name) {
+      let g = built.get(name);
+      if (!g) built.set(name, (g = BUILDERS[name](compiled)));
+      return g;
+    },
+    evalWith: (weights) => graphs.buildEvalGraph(compiled, weights),
+  };
+}

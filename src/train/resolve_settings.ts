@@ -1,0 +1,51 @@
+import { isModelName } from '../models/registry.js';
+import { readJson } from '../util/fsx.js';
+import { runFile } from './run_dir.js';
+import { defaultTrainSettings, type TrainSettings } from './settings.js';
+
+/** A run's config.json, as runConfig writes it (older runs wrote `runner` for `graphKind`). */
+type SavedConfig = Record<string, unknown>;
+
+/** Complete settings from the given ones and the defaults. */
+export function resolveSettings(partial: Partial<TrainSettings> & Pick<TrainSettings, 'model'>): TrainSettings {
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  return { ...defaultTrainSettings(partial.model), ...defined } as TrainSettings;
+}
+
+/**
+ * The settings of the run in `dir`, from its config.json, for --resume. Only what may change between
+ * sessions is taken from `partial`: epochs, early stopping, device, threads, spinning, data folder, output.
+ */
+export async function resumeSettings(dir: string, partial: Partial<TrainSettings> = {}): Promise<TrainSettings> {
+  const cfg = await readJson<SavedConfig>(runFile(dir, 'config'));
+  const model = String(cfg.model);
+  if (!isModelName(model)) throw new Error(`${runFile(dir, 'config')}: unknown model '${model}': the file is damaged or from another tool`);
+  const base = defaultTrainSettings(model);
+  const keep = <K extends keyof TrainSettings>(k: K, saved: unknown): TrainSettings[K] => (saved ?? base[k]) as TrainSettings[K];
+  const given = <K extends keyof TrainSettings>(k: K, saved: TrainSettings[K]): TrainSettings[K] => partial[k] ?? saved;
+  return {
+    ...base,
+    ...(partial.log ? { log: partial.log } : {}),
+    ...('progress' in partial ? { progress: partial.progress } : {}),
+    model,
+    options: keep('options', cfg.options),
+    optimizer: keep('optimizer', cfg.optimizer),
+    epochs: given('epochs', keep('epochs', cfg.epochs)),
+    batchSize: keep('batchSize', cfg.batchSize),
+    seed: keep('seed', cfg.seed),
+    valSize: keep('valSize', cfg.valSize),
+    earlyStopping: given('earlyStopping', keep('earlyStopping', cfg.earlyStopping)),
+    limit: (cfg.limit as number | null) ?? undefined,
+    frozen: keep('frozen', cfg.frozen),
+    classes: (cfg.classes as number[] | null) ?? undefined,
+    augment: (cfg.augment as TrainSettings['augment'] | null) ?? undefined,
+    init: (cfg.init as string | null) ?? undefined,
+    graphKind: keep('graphKind', cfg.graphKind ?? cfg.runner),
+    device: given('device', keep('device', cfg.device)),
+    threads: partial.threads,
+    spinning: partial.spinning ?? 'auto',
+    dataDir: partial.dataDir,
+    download: partial.download,
+    out: dir,
+  };
+}
