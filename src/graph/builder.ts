@@ -1,6 +1,6 @@
 import { Graph, toAttr, type Attr, type AttrInput, type Dim, type Node, type ValueInfo } from './ir.js';
 import { tensor, type DType, type Tensor } from './tensor.js';
-import { inferOutputs } from '../autodiff/rules/index.js';
+import { inferOutputs } from '../ops/index.js';
 
 export interface OpOptions {
   /** Output names; default fresh names from the op type. A number asks for that many fresh outputs. */

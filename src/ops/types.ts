@@ -1,6 +1,6 @@
-import type { GraphBuilder } from '../../graph/builder.js';
-import type { Node, ValueInfo } from '../../graph/ir.js';
-import type { Tensor } from '../../graph/tensor.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Node, ValueInfo } from '../graph/ir.js';
+import type { Tensor } from '../graph/tensor.js';
 
 /** An inferred output: dtype, and shape where it can be known. */
 export type OutInfo = Pick<ValueInfo, 'dtype' | 'shape'>;

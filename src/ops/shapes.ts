@@ -1,5 +1,5 @@
-import type { GraphBuilder } from '../../graph/builder.js';
-import type { Dim, ValueInfo } from '../../graph/ir.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Dim, ValueInfo } from '../graph/ir.js';
 import type { OutInfo } from './types.js';
 
 export const same = (ins: (ValueInfo | undefined)[]): OutInfo[] => [{ dtype: ins[0]!.dtype, shape: ins[0]!.shape }];

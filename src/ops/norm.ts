@@ -1,5 +1,5 @@
-import { attrFloat, attrInt, type Node } from '../../graph/ir.js';
-import type { GraphBuilder } from '../../graph/builder.js';
+import { attrFloat, attrInt, type Node } from '../graph/ir.js';
+import type { GraphBuilder } from '../graph/builder.js';
 import { sizeOf } from './shapes.js';
 import type { RuleTable } from './types.js';
 

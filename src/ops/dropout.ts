@@ -1,5 +1,5 @@
-import type { GraphBuilder } from '../../graph/builder.js';
-import type { Node } from '../../graph/ir.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Node } from '../graph/ir.js';
 import { same } from './shapes.js';
 import type { RuleTable } from './types.js';
 

@@ -1,7 +1,7 @@
-import { attrInt, attrInts } from '../../graph/ir.js';
-import type { Dim } from '../../graph/ir.js';
-import type { GraphBuilder } from '../../graph/builder.js';
-import type { Tensor } from '../../graph/tensor.js';
+import { attrInt, attrInts } from '../graph/ir.js';
+import type { Dim } from '../graph/ir.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Tensor } from '../graph/tensor.js';
 import { broadcastShape, normAxis } from './shapes.js';
 
 const ints = (t: Tensor): number[] => Array.from(t.data as BigInt64Array, Number);

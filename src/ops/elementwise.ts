@@ -1,4 +1,4 @@
-import { attrFloat } from '../../graph/ir.js';
+import { attrFloat } from '../graph/ir.js';
 import { broadcast, same, unbroadcast } from './shapes.js';
 import type { RuleTable } from './types.js';
 

@@ -14,8 +14,8 @@
  * Either way the gradient goes to the FIRST maximum of each window in row-major order, as PyTorch's
  * max_pool2d does; tied maxima (Fashion-MNIST's -1 background) get nothing.
  */
-import { attrInt, type Dim, type Node, type ValueInfo } from '../../graph/ir.js';
-import type { GraphBuilder } from '../../graph/builder.js';
+import { attrInt, type Dim, type Node, type ValueInfo } from '../graph/ir.js';
+import type { GraphBuilder } from '../graph/builder.js';
 import type { RuleTable } from './types.js';
 import { staticSpatial, windowOf, windowOutput, type Window } from './window.js';
 

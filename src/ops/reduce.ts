@@ -1,7 +1,7 @@
-import { attrInt, attrInts } from '../../graph/ir.js';
-import type { Dim, ValueInfo } from '../../graph/ir.js';
-import type { Tensor } from '../../graph/tensor.js';
-import type { GraphBuilder } from '../../graph/builder.js';
+import { attrInt, attrInts } from '../graph/ir.js';
+import type { Dim, ValueInfo } from '../graph/ir.js';
+import type { Tensor } from '../graph/tensor.js';
+import type { GraphBuilder } from '../graph/builder.js';
 import { normAxis, sizeOf } from './shapes.js';
 import type { OutInfo, RuleTable } from './types.js';
 

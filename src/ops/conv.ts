@@ -1,5 +1,5 @@
-import { attrInt, attrInts, attrString, type Dim } from '../../graph/ir.js';
-import type { GraphBuilder } from '../../graph/builder.js';
+import { attrInt, attrInts, attrString, type Dim } from '../graph/ir.js';
+import type { GraphBuilder } from '../graph/builder.js';
 import type { RuleTable } from './types.js';
 import { staticSpatial, windowOf, windowOutput, type Window } from './window.js';
 

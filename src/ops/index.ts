@@ -1,5 +1,5 @@
-import type { Node, ValueInfo } from '../../graph/ir.js';
-import type { Tensor } from '../../graph/tensor.js';
+import type { Node, ValueInfo } from '../graph/ir.js';
+import type { Tensor } from '../graph/tensor.js';
 import { conv } from './conv.js';
 import { dropout } from './dropout.js';
 import { elementwise, nondifferentiable } from './elementwise.js';

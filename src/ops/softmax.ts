@@ -1,4 +1,4 @@
-import { attrInt, attrString } from '../../graph/ir.js';
+import { attrInt, attrString } from '../graph/ir.js';
 import { same } from './shapes.js';
 import type { RuleTable } from './types.js';
 
