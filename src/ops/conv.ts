@@ -1,6 +1,5 @@
 import { attrInt, attrInts, attrString, type Dim } from '../graph/ir.js';
-import type { GraphBuilder } from '../graph/builder.js';
-import type { RuleTable } from './types.js';
+import type { Emitter, RuleTable } from './types.js';
 import { staticSpatial, windowOf, windowOutput, type Window } from './window.js';
 
 /**
@@ -44,19 +43,19 @@ const GATHER_MAX_GROUP_COLUMNS = 16384;
 const GATHER_MIN_PLANE = 64;
 
 /** The strided window of tap (i, j) over the padded spatial axes 2, 3. */
-function tapSlice(b: GraphBuilder, xp: string, w: Window, [i, j]: number[], [Ho, Wo]: number[]): string {
+function tapSlice(b: Emitter, xp: string, w: Window, [i, j]: number[], [Ho, Wo]: number[]): string {
   const [sh, sw] = w.strides;
   const ends = b.constant([i + (Ho - 1) * sh + 1, j + (Wo - 1) * sw + 1], 'int64');
   return b.op1('Slice', [xp, b.constant([i, j], 'int64'), ends, b.constant([2, 3], 'int64'), b.constant([sh, sw], 'int64')]);
 }
 
-function padSpatial(b: GraphBuilder, x: string, w: Window): string {
+function padSpatial(b: Emitter, x: string, w: Window): string {
   const [pt, pl, pb, pr] = w.pads;
   return pt || pl || pb || pr ? b.op1('Pad', [x, b.constant([0, 0, pt, pl, 0, 0, pb, pr], 'int64')]) : x;
 }
 
 /** dW[:, :, i, j] = dY^T [M, N P] . tap_ij [C, N P]^T, on X and dY with batch and channel axes swapped. */
-function weightGradTapGemms(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, out: number[]): string {
+function weightGradTapGemms(b: Emitter, x: string, dY: string, w: Window, C: number, M: number, out: number[]): string {
   const [kh, kw] = w.kernel;
   const swap = { perm: [1, 0, 2, 3] };
   const xp = padSpatial(b, b.op1('Transpose', [x], swap), w);
@@ -83,7 +82,7 @@ function tapsPerGemm([kh, kw]: number[], tapColumns: number): number {
  * of output position p, gathered from X as [N, H W + 1, C] (channels last, a zero row for the padding), a
  * group of taps per Gather and Gemm.
  */
-function weightGradGathered(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
+function weightGradGathered(b: Emitter, x: string, dY: string, w: Window, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
   const [kh, kw] = w.kernel;
   const [sh, sw] = w.strides;
   const group = tapsPerGemm(w.kernel, C * Ho * Wo);
@@ -109,7 +108,7 @@ function weightGradGathered(b: GraphBuilder, x: string, dY: string, w: Window, C
 }
 
 /** dW = sum_n dY_n [M, P] . cols_n^T [P, C kh kw]: cols gathers, per tap, the strided input window. */
-function weightGradIm2col(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [Ho, Wo]: number[]): string {
+function weightGradIm2col(b: Emitter, x: string, dY: string, w: Window, C: number, M: number, [Ho, Wo]: number[]): string {
   const [kh, kw] = w.kernel;
   const xp = padSpatial(b, x, w);
   const taps: string[] = [];
@@ -128,7 +127,7 @@ function weightGradIm2col(b: GraphBuilder, x: string, dY: string, w: Window, C: 
  * the forward stride becoming the dilation and the forward dilation the stride; the result is cropped to
  * the kernel when the stride left a remainder.
  */
-function weightGradSwapped(b: GraphBuilder, x: string, dY: string, w: Window, [H, W]: number[], [Ho, Wo]: number[]): string {
+function weightGradSwapped(b: Emitter, x: string, dY: string, w: Window, [H, W]: number[], [Ho, Wo]: number[]): string {
   const swap = { perm: [1, 0, 2, 3] };
   const dilated = w.dilations.some((d) => d !== 1);
   let dWt = b.op1('Conv', [b.op1('Transpose', [x], swap), b.op1('Transpose', [dY], swap)], {
@@ -151,7 +150,7 @@ function weightGradSwapped(b: GraphBuilder, x: string, dY: string, w: Window, [H
  * batch 64): 32->32 at 28x28 13.7 vs 19.8 ms, 64->32 at 14x14 6.5 vs 8.1 ms, 64->64 14.9 vs 17.8 ms; but
  * 32->16 at 14x14 (basic-cnn) 1.7 vs 1.4 ms, so narrower layers keep ConvTranspose. Null where not used.
  */
-function inputGradFlipped(b: GraphBuilder, dY: string, wt: string, w: Window, C: number): string | null {
+function inputGradFlipped(b: Emitter, dY: string, wt: string, w: Window, C: number): string | null {
   const [kh, kw] = w.kernel;
   const [pt, pl, pb, pr] = w.pads;
   if (C < FLIPPED_MIN_CHANNELS || w.strides.some((s) => s !== 1) || pt > kh - 1 || pb > kh - 1 || pl > kw - 1 || pr > kw - 1) return null;
@@ -262,7 +261,7 @@ export const conv: RuleTable = {
  * dW of a Conv with `group` groups of C input and M output channels each: with groups, x's channels and
  * dY's are split into their groups, one weight gradient per group, stacked on the output-channel axis.
  */
-function groupedWeightGrad(b: GraphBuilder, x: string, dY: string, w: Window, group: number, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
+function groupedWeightGrad(b: Emitter, x: string, dY: string, w: Window, group: number, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
   if (group === 1) return weightGrad(b, x, dY, w, C, M, [H, W], [Ho, Wo]);
   const N = b.shape(x)[0];
   const xParts = b.op('Split', [x, b.constant(new Array<number>(group).fill(C), 'int64')], { axis: 1 }, { outputs: group });
@@ -279,7 +278,7 @@ function groupedWeightGrad(b: GraphBuilder, x: string, dY: string, w: Window, gr
  * dW of a Conv with input x [N, C, H, W], output gradient dY [N, M, Ho, Wo] and window w: the formulation
  * measured fastest for the kernel and channel counts (see the constants above).
  */
-function weightGrad(b: GraphBuilder, x: string, dY: string, w: Window, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
+function weightGrad(b: Emitter, x: string, dY: string, w: Window, C: number, M: number, [H, W]: number[], [Ho, Wo]: number[]): string {
   // Dilated kernels (not measured) take the swapped Conv, the one formulation that handles them.
   if (w.kernel[0] * w.kernel[1] > IM2COL_MAX_TAPS || w.dilations.some((d) => d !== 1)) return weightGradSwapped(b, x, dY, w, [H, W], [Ho, Wo]);
   if (C >= TAP_GEMM_MIN_CHANNELS && Ho * Wo >= GATHER_MIN_PLANE && C * Ho * Wo <= GATHER_MAX_TAP_COLUMNS) {

@@ -43,4 +43,4 @@ export function inferOutputs(node: Node, ins: (ValueInfo | undefined)[], consts:
   return node.outputs.map(() => ({ dtype }));
 }
 
-export type { OpRule, GradContext, OutInfo } from './types.js';
+export type { Emitter, GradContext, OpRule, OutInfo } from './types.js';

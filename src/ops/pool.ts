@@ -15,12 +15,11 @@
  * max_pool2d does; tied maxima (Fashion-MNIST's -1 background) get nothing.
  */
 import { attrInt, type Dim, type Node, type ValueInfo } from '../graph/ir.js';
-import type { GraphBuilder } from '../graph/builder.js';
-import type { RuleTable } from './types.js';
+import type { Emitter, RuleTable } from './types.js';
 import { staticSpatial, windowOf, windowOutput, type Window } from './window.js';
 
 /** X's shape as an int64 value: a constant where static, else Shape(X). */
-function shapeOf(b: GraphBuilder, x: string): string {
+function shapeOf(b: Emitter, x: string): string {
   const s = b.info(x).shape;
   return s && s.every((d) => typeof d === 'number') ? b.constant(s as number[], 'int64') : b.op1('Shape', [x]);
 }
@@ -33,7 +32,7 @@ function shapeOf(b: GraphBuilder, x: string): string {
  * thread, batch 64): [64,16,28,28] 2.15 vs 2.85 ms, [64,32,28,28] 4.1 vs 6.8 ms, [64,64,14,14] 2.2 vs 3.1 ms;
  * ArgMax over the taps as SpaceToDepth lays them out (strided) came between (2.4, 5.4, 2.6 ms).
  */
-function maxGradBlocks(b: GraphBuilder, x: string, dY: string, k: number, [H, W]: number[]): string {
+function maxGradBlocks(b: Emitter, x: string, dY: string, k: number, [H, W]: number[]): string {
   const dt = b.dtype(x);
   if (dt !== 'float32') {
     // onnxruntime has no double Resize: route in the window layout and DepthToSpace back.
@@ -56,7 +55,7 @@ function maxGradBlocks(b: GraphBuilder, x: string, dY: string, k: number, [H, W]
 }
 
 /** dX = dY scattered to the flat positions MaxPool's Indices recorded (summed where windows overlap). */
-function maxGradIndices(b: GraphBuilder, x: string, indices: string, dY: string, w: Window): string {
+function maxGradIndices(b: Emitter, x: string, indices: string, dY: string, w: Window): string {
   const dt = b.dtype(x);
   const overlap = w.kernel.some((k, i) => k > w.strides[i]);
   if (!overlap && dt === 'float32') {
@@ -80,7 +79,7 @@ function inverseCounts(w: Window, [H, W]: number[], [Ho, Wo]: number[]): number[
   return out;
 }
 
-function checkPool2d(opType: string, b: GraphBuilder, n: Node): number[] {
+function checkPool2d(opType: string, b: Emitter, n: Node): number[] {
   const xs = b.shape(n.inputs[0]);
   if (xs.length !== 4) throw new Error(`${opType} gradient: only 2-D pooling (NCHW) is supported, got input [${xs}] (node '${n.name}')`);
   return staticSpatial(opType, xs);

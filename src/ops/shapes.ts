@@ -1,6 +1,5 @@
-import type { GraphBuilder } from '../graph/builder.js';
 import type { Dim, ValueInfo } from '../graph/ir.js';
-import type { OutInfo } from './types.js';
+import type { Emitter, OutInfo } from './types.js';
 
 export const same = (ins: (ValueInfo | undefined)[]): OutInfo[] => [{ dtype: ins[0]!.dtype, shape: ins[0]!.shape }];
 
@@ -33,7 +32,7 @@ export const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis
  * Sum a gradient of the broadcast output shape down to the shape of `target` (the reverse of numpy
  * broadcasting): reduce the axes that broadcasting stretched, then drop the leading ones.
  */
-export function unbroadcast(b: GraphBuilder, g: string, target: string): string {
+export function unbroadcast(b: Emitter, g: string, target: string): string {
   const gs = b.shape(g);
   const ts = b.shape(target);
   const pad = gs.length - ts.length;
@@ -54,6 +53,6 @@ export function unbroadcast(b: GraphBuilder, g: string, target: string): string 
 }
 
 /** The element count of `x` as a float scalar of x's dtype, computed at run time. */
-export function sizeOf(b: GraphBuilder, x: string): string {
+export function sizeOf(b: Emitter, x: string): string {
   return b.op1('Cast', [b.op1('Size', [x])], { to: b.dtype(x) === 'float64' ? 11 : 1 });
 }
