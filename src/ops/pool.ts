@@ -15,14 +15,10 @@
  * max_pool2d does; tied maxima (Fashion-MNIST's -1 background) get nothing.
  */
 import { attrInt, type Dim, type Node, type ValueInfo } from '../graph/ir.js';
+import { numel } from '../graph/tensor.js';
+import { castTo, shapeValue, sizeOf } from './shapes.js';
 import type { Emitter, RuleTable } from './types.js';
 import { staticSpatial, windowOf, windowOutput, type Window } from './window.js';
-
-/** X's shape as an int64 value: a constant where static, else Shape(X). */
-function shapeOf(b: Emitter, x: string): string {
-  const s = b.info(x).shape;
-  return s && s.every((d) => typeof d === 'number') ? b.constant(s as number[], 'int64') : b.op1('Shape', [x]);
-}
 
 /**
  * dX[first argmax of each window] = dY. ArgMax over each window's taps (laid out innermost by one
@@ -41,7 +37,7 @@ function maxGradBlocks(b: Emitter, x: string, dY: string, k: number, [H, W]: num
     const perWindow = b.constant([-1, 1, H / k, W / k], 'int64');
     const isFirst = b.op1('Equal', [first, b.constant(Array.from({ length: k * k }, (_, t) => t), 'int64', [1, k * k, 1, 1])]);
     const routed = b.op1('Where', [isFirst, b.op1('Reshape', [dY, perWindow]), b.constant(0, dt)]);
-    return b.op1('Reshape', [b.op1('DepthToSpace', [routed], { blocksize: k }), shapeOf(b, x)]);
+    return b.op1('Reshape', [b.op1('DepthToSpace', [routed], { blocksize: k }), shapeValue(b, x)]);
   }
   // [N C Ho, k, Wo, k] -> [N C Ho, Wo, k, k]: each window's taps contiguous, so ArgMax reduces runs of k k.
   const [Ho, Wo] = [H / k, W / k];
@@ -50,7 +46,7 @@ function maxGradBlocks(b: Emitter, x: string, dY: string, k: number, [H, W]: num
   const scales = b.constant([1, 1, k, k], 'float32');
   const up = (t: string) => b.op1('Resize', [t, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
   const tapOf = b.constant(Array.from({ length: H * W }, (_, i) => (Math.floor(i / W) % k) * k + ((i % W) % k)), dt, [1, 1, H, W]);
-  const firstUp = up(b.op1('Reshape', [b.op1('Cast', [first], { to: 1 }), shapeOf(b, dY)]));
+  const firstUp = up(b.op1('Reshape', [castTo(b, first, 'float32'), shapeValue(b, dY)]));
   return b.op1('Where', [b.op1('Equal', [firstUp, tapOf]), up(dY), b.constant(0, dt)]);
 }
 
@@ -137,7 +133,7 @@ export const pool: RuleTable = {
         kernel_shape: w.kernel, pads: w.pads, strides: w.strides,
         ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
       });
-      return [b.op1('Reshape', [spread, shapeOf(b, x)])];
+      return [b.op1('Reshape', [spread, shapeValue(b, x)])];
     },
   },
   // Y[n,c] = mean of X[n,c] over all spatial positions  =>  dX = dY broadcast / (H W)
@@ -151,9 +147,9 @@ export const pool: RuleTable = {
       const spatial = b.shape(x).slice(2);
       const wide = b.op1('Expand', [dY!, b.op1('Shape', [x])]);
       if (spatial.every((d) => typeof d === 'number')) {
-        return [b.op1('Mul', [wide, b.constant(1 / (spatial as number[]).reduce((p, q) => p * q, 1), b.dtype(x))])];
+        return [b.op1('Mul', [wide, b.constant(1 / numel(spatial as number[]), b.dtype(x))])];
       }
-      const count = b.op1('Div', [b.op1('Cast', [b.op1('Size', [x])], { to: b.dtype(x) === 'float64' ? 11 : 1 }), b.op1('Cast', [b.op1('Size', [dY!])], { to: b.dtype(x) === 'float64' ? 11 : 1 })]);
+      const count = b.op1('Div', [sizeOf(b, x), castTo(b, b.op1('Size', [dY!]), b.dtype(x))]);
       return [b.op1('Div', [wide, count])];
     },
   },

@@ -1,8 +1,5 @@
 import type { GraphBuilder, OpOptions } from '../graph/builder.js';
-
-/** ONNX Cast `to` codes. */
-export const FLOAT = 1;
-export const DOUBLE = 11;
+import { castTo } from '../ops/shapes.js';
 
 /** The values one parameter's update reads. */
 export interface ParamIO {
@@ -41,7 +38,7 @@ export function ema(b: GraphBuilder, old: string, keep: number, x: string, opts:
 
 /** t = step + 1 as a float64 scalar (PyTorch's state['step'] after `step_t += 1`). */
 export function stepCount(b: GraphBuilder, step: string): string {
-  const t = b.op1('Add', [b.op1('Cast', [step], { to: DOUBLE }), b.constant(1, 'float64')]);
+  const t = b.op1('Add', [castTo(b, step, 'float64'), b.constant(1, 'float64')]);
   b.refine(t, []);
   return t;
 }
