@@ -99,6 +99,8 @@ export const elementwise: RuleTable = {
       return [b.op1('Neg', [b.op1('Mul', [dY!, b.op1('Mul', [y, y])])])];
     },
   },
+  // Y = A^B (shape inference only: nothing differentiates through it yet)
+  Pow: { infer: broadcast },
   // Y = where(C, A, B)  =>  dA = dY where C, dB = dY where not C
   Where: {
     infer: (ins) => [{ dtype: ins[1]!.dtype, shape: broadcast(ins)[0].shape }],
