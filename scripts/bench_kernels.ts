@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { ruleFor } from '../src/autodiff/rules/index.js';
+import { ruleFor } from '../src/ops/index.js';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { encodeModel } from '../src/onnx/model.js';
 import { createSession } from '../src/train/session.js';

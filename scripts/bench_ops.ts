@@ -9,7 +9,9 @@
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { GraphBuilder } from '../src/graph/builder.js';
+import { numel } from '../src/graph/tensor.js';
 import { encodeModel } from '../src/onnx/model.js';
+import { castTo } from '../src/ops/shapes.js';
 
 type Build = (b: GraphBuilder, v: Record<string, string>) => string;
 interface Group { name: string; inputs: Record<string, number[]>; variants: Record<string, Build>; tolerance?: number }
@@ -23,7 +25,7 @@ const maxGradS2D = (k: number, [H, W]: number[]): Build => (b, v) => {
   const blocks = b.op1('SpaceToDepth', [b.op1('Reshape', [v.x, i64(b, [-1, 1, H, W])])], { blocksize: k });
   const per = i64(b, [-1, 1, Ho, Wo]);
   const isMax = b.op1('Equal', [blocks, b.op1('Reshape', [y, per])]);
-  const seen = b.op1('CumSum', [b.op1('Cast', [isMax], { to: 1 }), b.constant(1, 'int64')]);
+  const seen = b.op1('CumSum', [castTo(b, isMax, 'float32'), b.constant(1, 'int64')]);
   const first = b.op1('And', [isMax, b.op1('Equal', [seen, b.constant(1)])]);
   const routed = b.op1('Where', [first, b.op1('Reshape', [v.dy, per]), b.constant(0)]);
   return b.op1('Reshape', [b.op1('DepthToSpace', [routed], { blocksize: k }), b.op1('Shape', [v.x])]);
@@ -32,7 +34,7 @@ const maxGradS2D = (k: number, [H, W]: number[]): Build => (b, v) => {
 /** ArgMax over each block's taps (first maximum, as PyTorch), upsampled with dY by Resize; no DepthToSpace. */
 const maxGradArgMax = (k: number, [H, W]: number[]): Build => (b, v) => {
   const blocks = b.op1('SpaceToDepth', [b.op1('Reshape', [v.x, i64(b, [-1, 1, H, W])])], { blocksize: k });
-  const arg = b.op1('Cast', [b.op1('ArgMax', [blocks], { axis: 1, keepdims: 1 })], { to: 1 });
+  const arg = castTo(b, b.op1('ArgMax', [blocks], { axis: 1, keepdims: 1 }), 'float32');
   const shape = b.op1('Shape', [v.x]);
   const scales = b.constant([1, 1, k, k]);
   const up = (t: string) => b.op1('Resize', [t, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
@@ -50,7 +52,7 @@ const maxGradArgMaxLast = (k: number, [H, W]: number[]): Build => (b, v) => {
   const scales = b.constant([1, 1, k, k]);
   const up = (t: string) => b.op1('Resize', [t, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
   const tapIndex = b.constant(Array.from({ length: H * W }, (_, i) => (Math.floor(i / W) % k) * k + (i % W) % k), 'float32', [1, 1, H, W]);
-  const argUp = up(b.op1('Reshape', [b.op1('Cast', [first], { to: 1 }), b.op1('Shape', [v.dy])]));
+  const argUp = up(b.op1('Reshape', [castTo(b, first, 'float32'), b.op1('Shape', [v.dy])]));
   return b.op1('Where', [b.op1('Equal', [argUp, tapIndex]), up(v.dy), b.constant(0)]);
 };
 
@@ -192,7 +194,7 @@ const dxFlippedWide = (gap: number, transpose: boolean): Build => (b, v) => {
 };
 
 const reluWhere: Build = (b, v) => b.op1('Where', [b.op1('Greater', [v.x, b.constant(0)]), v.dy, b.constant(0)]);
-const reluMulCast: Build = (b, v) => b.op1('Mul', [v.dy, b.op1('Cast', [b.op1('Greater', [v.x, b.constant(0)])], { to: 1 })]);
+const reluMulCast: Build = (b, v) => b.op1('Mul', [v.dy, castTo(b, b.op1('Greater', [v.x, b.constant(0)]), 'float32')]);
 
 function groups(): Group[] {
   const out: Group[] = [];
@@ -234,7 +236,7 @@ function groups(): Group[] {
 }
 
 function fill(dims: number[], seed: number): Float32Array {
-  const a = new Float32Array(dims.reduce((p, q) => p * q, 1));
+  const a = new Float32Array(numel(dims));
   let s = seed;
   // Quantised values, so that pooling windows hold exact ties as Fashion-MNIST's background does.
   for (let i = 0; i < a.length; i++) {

@@ -1,7 +1,7 @@
 import type { GraphBuilder } from '../graph/builder.js';
 import type { Node } from '../graph/ir.js';
 import * as names from '../graph/names.js';
-import { ruleFor } from './rules/index.js';
+import { ruleFor } from '../ops/index.js';
 
 export interface GradientOptions {
   /** Name each gradient; default names.grad(param). */

@@ -4,6 +4,7 @@ import { loadCheckpoint } from '../artifacts/checkpoint.js';
 import { gatherBatch } from '../data/batches.js';
 import { prepareData } from '../data/prepare.js';
 import * as names from '../graph/names.js';
+import { numel } from '../graph/tensor.js';
 import { datasetOf } from '../models/registry.js';
 import { encodeModel } from '../onnx/model.js';
 import { compileGraphSet } from '../program/compile.js';
@@ -39,7 +40,7 @@ export async function gradientNorms(runDir: string, s: TrainSettings, batch = 64
     for (const p of sig.all) feeds[p.name] = toOrt(weights.get(p.name)!);
     for (const n of sig.noise) {
       const dims = [b.n, ...(n.shape.slice(1) as number[])];
-      feeds[n.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((x, y) => x * y, 1)).fill(1), dims);
+      feeds[n.name] = new ort.Tensor('float32', new Float32Array(numel(dims)).fill(1), dims);
     }
     const out = await session.run(feeds, sig.trainable.map((p) => names.grad(p.name)));
     const sums = new Map<string, number>();

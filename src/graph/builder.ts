@@ -1,6 +1,6 @@
 import { Graph, toAttr, type Attr, type AttrInput, type Dim, type Node, type ValueInfo } from './ir.js';
 import { tensor, type DType, type Tensor } from './tensor.js';
-import { inferOutputs } from '../autodiff/rules/index.js';
+import { inferOutputs, type Emitter } from '../ops/index.js';
 
 export interface OpOptions {
   /** Output names; default fresh names from the op type. A number asks for that many fresh outputs. */
@@ -13,7 +13,7 @@ export interface OpOptions {
  * Builds a Graph. Builders take and return value names; fresh names are deterministic: a scope prefix,
  * the op type and a counter, so the same build always gives the same graph.
  */
-export class GraphBuilder {
+export class GraphBuilder implements Emitter {
   readonly graph: Graph;
   private counters = new Map<string, number>();
   private scopes: string[] = [];

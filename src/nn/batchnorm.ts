@@ -1,4 +1,5 @@
 import { float } from '../graph/ir.js';
+import { castTo } from '../ops/shapes.js';
 import { perSample, type BuildContext } from './context.js';
 import type { Module } from './module.js';
 
@@ -38,7 +39,7 @@ export class BatchNorm2d implements Module {
 
       const m = this.momentum;
       const flat = b.constant([C], 'int64');
-      const n = b.op1('Div', [b.op1('Cast', [b.op1('Size', [x])], { to: 1 }), b.constant(C)]);
+      const n = b.op1('Div', [castTo(b, b.op1('Size', [x]), 'float32'), b.constant(C)]);
       const unbiased = b.op1('Mul', [b.op1('Reshape', [variance, flat]), b.op1('Div', [n, b.op1('Sub', [n, b.constant(1)])])]);
       const decay = b.constant(1 - m);
       const mom = b.constant(m);

@@ -1,5 +1,6 @@
 import type { GraphBuilder } from '../graph/builder.js';
-import { DOUBLE, ema, FLOAT, l2, pow, stepCount, type ParamUpdater } from './ops.js';
+import { castTo } from '../ops/shapes.js';
+import { ema, l2, pow, stepCount, type ParamUpdater } from './ops.js';
 import type { OptimizerSettings } from './types.js';
 
 /**
@@ -17,12 +18,12 @@ export function adam(b: GraphBuilder, s: OptimizerSettings, lr: string, step: st
   const one = b.constant(1, 'float64');
   const bc1 = b.op1('Sub', [one, pow(b, beta1, t)]);
   const bc2Sqrt = b.op1('Sqrt', [b.op1('Sub', [one, pow(b, beta2, t)])]);
-  const lr64 = b.op1('Cast', [lr], { to: DOUBLE });
-  const stepSize = b.op1('Cast', [b.op1('Div', [b.op1('Mul', [lr64, bc2Sqrt]), bc1])], { to: FLOAT });
-  const epsHat = b.op1('Cast', [b.op1('Mul', [b.constant(s.eps, 'float64'), bc2Sqrt])], { to: FLOAT });
+  const lr64 = castTo(b, lr, 'float64');
+  const stepSize = castTo(b, b.op1('Div', [b.op1('Mul', [lr64, bc2Sqrt]), bc1]), 'float32');
+  const epsHat = castTo(b, b.op1('Mul', [b.constant(s.eps, 'float64'), bc2Sqrt]), 'float32');
   const decoupled = s.kind === 'adamw' && s.weightDecay !== 0;
   const decay = decoupled
-    ? b.op1('Cast', [b.op1('Sub', [one, b.op1('Mul', [lr64, b.constant(s.weightDecay, 'float64')])])], { to: FLOAT })
+    ? castTo(b, b.op1('Sub', [one, b.op1('Mul', [lr64, b.constant(s.weightDecay, 'float64')])]), 'float32')
     : '';
 
   return ({ param, grad, state }, out) => {

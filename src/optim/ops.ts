@@ -1,8 +1,5 @@
 import type { GraphBuilder, OpOptions } from '../graph/builder.js';
-
-/** ONNX Cast `to` codes. */
-export const FLOAT = 1;
-export const DOUBLE = 11;
+import { castTo } from '../ops/shapes.js';
 
 /** The values one parameter's update reads. */
 export interface ParamIO {
@@ -41,14 +38,12 @@ export function ema(b: GraphBuilder, old: string, keep: number, x: string, opts:
 
 /** t = step + 1 as a float64 scalar (PyTorch's state['step'] after `step_t += 1`). */
 export function stepCount(b: GraphBuilder, step: string): string {
-  const t = b.op1('Add', [b.op1('Cast', [step], { to: DOUBLE }), b.constant(1, 'float64')]);
+  const t = b.op1('Add', [castTo(b, step, 'float64'), b.constant(1, 'float64')]);
   b.refine(t, []);
   return t;
 }
 
-/** float64 scalar c ** t (Pow has no shape rule in the op table: record that the result is a scalar). */
+/** float64 scalar c ** t. */
 export function pow(b: GraphBuilder, c: number, t: string): string {
-  const y = b.op1('Pow', [b.constant(c, 'float64'), t]);
-  b.refine(y, []);
-  return y;
+  return b.op1('Pow', [b.constant(c, 'float64'), t]);
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { buildGradients } from '../../src/autodiff/gradients.js';
-import { RULES } from '../../src/autodiff/rules/index.js';
+import { RULES } from '../../src/ops/index.js';
 import { gradcheck, runGradients } from '../helpers/gradcheck.js';
 
 test('a value with several consumers gets the sum of their gradients', async () => {

@@ -1,10 +1,9 @@
-import { attrFloat, attrInt, type Node } from '../../graph/ir.js';
-import type { GraphBuilder } from '../../graph/builder.js';
+import { attrFloat, attrInt, type Node } from '../graph/ir.js';
 import { sizeOf } from './shapes.js';
-import type { RuleTable } from './types.js';
+import type { Emitter, RuleTable } from './types.js';
 
 /** A per-channel [C] vector viewed as [C, 1, ..., 1] so that it broadcasts over X's axis 1. */
-const perChannel = (b: GraphBuilder, v: string, rank: number): string =>
+const perChannel = (b: Emitter, v: string, rank: number): string =>
   rank <= 2 ? v : b.op1('Unsqueeze', [v, b.constant([...Array(rank - 2).keys()].map((i) => i + 1), 'int64')]);
 
 /** Axes 0, 2, 3, ...: every axis of a rank-`rank` X but the channel axis. */
@@ -20,7 +19,7 @@ const statAxes = (rank: number): number[] => [0, ...[...Array(rank - 2).keys()].
  * Caution: onnxruntime (CPU) writes running_mean/var in place over inputs 3/4, even over fed graph inputs,
  * when those outputs stay inside the graph: give the op statistics inputs that nothing else reads.
  */
-function trainingGrad(b: GraphBuilder, n: Node, needs: boolean[], dOut: (string | null)[]): (string | null)[] {
+function trainingGrad(b: Emitter, n: Node, needs: boolean[], dOut: (string | null)[]): (string | null)[] {
   if (dOut[1] || dOut[2]) throw new Error(`BatchNormalization gradient (node '${n.name}'): the loss depends on running_mean/running_var outputs; feed them to state updates only`);
   const dY = dOut[0]!;
   const [x, scale] = n.inputs;

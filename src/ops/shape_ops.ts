@@ -1,20 +1,14 @@
-import { attrInt, attrInts } from '../../graph/ir.js';
-import type { Dim } from '../../graph/ir.js';
-import type { GraphBuilder } from '../../graph/builder.js';
-import type { Tensor } from '../../graph/tensor.js';
-import { broadcastShape, normAxis } from './shapes.js';
+import { attrInt, attrInts, type Dim } from '../graph/ir.js';
+import { numel, type Tensor } from '../graph/tensor.js';
+import { broadcastShape, normAxis, shapeValue } from './shapes.js';
+import type { Emitter, RuleTable } from './types.js';
 
 const ints = (t: Tensor): number[] => Array.from(t.data as BigInt64Array, Number);
-import type { RuleTable } from './types.js';
 
 /** Reshape a gradient back to the (run-time) shape of the op's input. */
-const reshapeBack = (b: GraphBuilder, dY: string, x: string): string => {
-  const s = b.info(x).shape;
-  const shape = s && s.every((d) => typeof d === 'number') ? b.constant(s as number[], 'int64') : b.op1('Shape', [x]);
-  return b.op1('Reshape', [dY, shape]);
-};
+const reshapeBack = (b: Emitter, dY: string, x: string): string => b.op1('Reshape', [dY, shapeValue(b, x)]);
 
-const prod = (ds: Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? (ds as number[]).reduce((p, q) => p * q, 1) : ds.join('*'));
+const prod = (ds: Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? numel(ds as number[]) : ds.join('*'));
 
 export const shapeOps: RuleTable = {
   // Flatten to 2-D at axis  =>  dX = reshape(dY, shape(X))

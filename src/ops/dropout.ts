@@ -1,10 +1,9 @@
-import type { GraphBuilder } from '../../graph/builder.js';
-import type { Node } from '../../graph/ir.js';
+import type { Node } from '../graph/ir.js';
 import { same } from './shapes.js';
-import type { RuleTable } from './types.js';
+import type { Emitter, RuleTable } from './types.js';
 
 /** A constant input's first element, undefined when the input is absent ('' or missing) or computed. */
-function constInput(b: GraphBuilder, n: Node, i: number): number | undefined {
+function constInput(b: Emitter, n: Node, i: number): number | undefined {
   const name = n.inputs[i];
   const t = name ? b.graph.initializers.get(name) : undefined;
   return t ? Number(t.data[0]) : undefined;
@@ -14,7 +13,7 @@ function constInput(b: GraphBuilder, n: Node, i: number): number | undefined {
  * The node's mask output. A Dropout node in training mode without one gets it added: recomputing the
  * mask elsewhere would draw different random numbers.
  */
-function maskOf(b: GraphBuilder, n: Node): string {
+function maskOf(b: Emitter, n: Node): string {
   if (n.outputs[1]) return n.outputs[1];
   const name = b.fresh(`${n.outputs[0]}.mask`);
   n.outputs[1] = name;

@@ -1,9 +1,8 @@
-import { attrFloat, attrInt, float, type AttrInput } from '../../graph/ir.js';
-import type { Dim } from '../../graph/ir.js';
+import { attrFloat, attrInt, float, type AttrInput, type Dim } from '../graph/ir.js';
 import { broadcastShape, unbroadcast } from './shapes.js';
-import type { RuleTable } from './types.js';
+import type { Emitter, RuleTable } from './types.js';
 
-function scaled(b: import('../../graph/builder.js').GraphBuilder, x: string, k: number): string {
+function scaled(b: Emitter, x: string, k: number): string {
   return k === 1 ? x : b.op1('Mul', [x, b.constant(k, b.dtype(x))]);
 }
 

@@ -1,5 +1,6 @@
-import { attrFloat } from '../../graph/ir.js';
-import { broadcast, same, unbroadcast } from './shapes.js';
+import { attrFloat } from '../graph/ir.js';
+import { DTYPE_FROM_ONNX } from '../graph/tensor.js';
+import { broadcast, castTo, same, unbroadcast } from './shapes.js';
 import type { RuleTable } from './types.js';
 
 /** Elementwise arithmetic and activations. Y names the output, dY its gradient. */
@@ -98,6 +99,8 @@ export const elementwise: RuleTable = {
       return [b.op1('Neg', [b.op1('Mul', [dY!, b.op1('Mul', [y, y])])])];
     },
   },
+  // Y = A^B (shape inference only: nothing differentiates through it yet)
+  Pow: { infer: broadcast },
   // Y = where(C, A, B)  =>  dA = dY where C, dB = dY where not C
   Where: {
     infer: (ins) => [{ dtype: ins[1]!.dtype, shape: broadcast(ins)[0].shape }],
@@ -113,8 +116,8 @@ export const elementwise: RuleTable = {
   },
   // Y = cast(X)  =>  dX = cast(dY) back to X's type
   Cast: {
-    infer: (ins, n) => [{ dtype: ({ 1: 'float32', 11: 'float64', 7: 'int64', 6: 'int32', 9: 'bool', 2: 'uint8' } as const)[n.attrs.to.value as 1] ?? 'float32', shape: ins[0]!.shape }],
-    grad: ({ b }, n, [dY]) => [b.op1('Cast', [dY!], { to: b.dtype(n.inputs[0]) === 'float64' ? 11 : 1 })],
+    infer: (ins, n) => [{ dtype: DTYPE_FROM_ONNX[n.attrs.to.value as number] ?? 'float32', shape: ins[0]!.shape }],
+    grad: ({ b }, n, [dY]) => [castTo(b, dY!, b.dtype(n.inputs[0]))],
   },
 };
 

@@ -1,6 +1,6 @@
-import type { GraphBuilder } from '../../graph/builder.js';
-import type { Dim, ValueInfo } from '../../graph/ir.js';
-import type { OutInfo } from './types.js';
+import type { Dim, ValueInfo } from '../graph/ir.js';
+import { ONNX_DTYPE, type DType } from '../graph/tensor.js';
+import type { Emitter, OutInfo } from './types.js';
 
 export const same = (ins: (ValueInfo | undefined)[]): OutInfo[] => [{ dtype: ins[0]!.dtype, shape: ins[0]!.shape }];
 
@@ -33,7 +33,7 @@ export const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis
  * Sum a gradient of the broadcast output shape down to the shape of `target` (the reverse of numpy
  * broadcasting): reduce the axes that broadcasting stretched, then drop the leading ones.
  */
-export function unbroadcast(b: GraphBuilder, g: string, target: string): string {
+export function unbroadcast(b: Emitter, g: string, target: string): string {
   const gs = b.shape(g);
   const ts = b.shape(target);
   const pad = gs.length - ts.length;
@@ -46,14 +46,23 @@ export function unbroadcast(b: GraphBuilder, g: string, target: string): string 
   if (axes.length) out = b.op1('ReduceSum', [g, b.constant(axes, 'int64')], { keepdims: 1 });
   if (pad > 0 || axes.length) {
     if (pad === 0) return out;
-    const static_ = ts.every((d) => typeof d === 'number');
-    const shape = static_ ? b.constant(ts as number[], 'int64') : b.op1('Shape', [target]);
-    out = b.op1('Reshape', [out, shape]);
+    out = b.op1('Reshape', [out, shapeValue(b, target)]);
   }
   return out;
 }
 
+/** x as `dtype` (a Cast node). */
+export function castTo(b: Emitter, x: string, dtype: DType): string {
+  return b.op1('Cast', [x], { to: ONNX_DTYPE[dtype] });
+}
+
+/** x's shape as an int64 value: a constant where the shape is static, else Shape(x). */
+export function shapeValue(b: Emitter, x: string): string {
+  const s = b.info(x).shape;
+  return s && s.every((d) => typeof d === 'number') ? b.constant(s as number[], 'int64') : b.op1('Shape', [x]);
+}
+
 /** The element count of `x` as a float scalar of x's dtype, computed at run time. */
-export function sizeOf(b: GraphBuilder, x: string): string {
-  return b.op1('Cast', [b.op1('Size', [x])], { to: b.dtype(x) === 'float64' ? 11 : 1 });
+export function sizeOf(b: Emitter, x: string): string {
+  return castTo(b, b.op1('Size', [x]), b.dtype(x));
 }

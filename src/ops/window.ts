@@ -1,4 +1,4 @@
-import { attrInt, attrInts, attrString, type Dim, type Node } from '../../graph/ir.js';
+import { attrInt, attrInts, attrString, type Dim, type Node } from '../graph/ir.js';
 
 /** The resolved geometry of a sliding-window op (Conv, pooling) over its spatial axes. */
 export interface Window {

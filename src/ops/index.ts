@@ -1,5 +1,5 @@
-import type { Node, ValueInfo } from '../../graph/ir.js';
-import type { Tensor } from '../../graph/tensor.js';
+import type { Node, ValueInfo } from '../graph/ir.js';
+import type { Tensor } from '../graph/tensor.js';
 import { conv } from './conv.js';
 import { dropout } from './dropout.js';
 import { elementwise, nondifferentiable } from './elementwise.js';
@@ -43,4 +43,4 @@ export function inferOutputs(node: Node, ins: (ValueInfo | undefined)[], consts:
   return node.outputs.map(() => ({ dtype }));
 }
 
-export type { OpRule, GradContext, OutInfo } from './types.js';
+export type { Emitter, GradContext, OpRule, OutInfo } from './types.js';

@@ -1,5 +1,5 @@
-import { attrInt, attrString } from '../../graph/ir.js';
-import { same } from './shapes.js';
+import { attrInt, attrString } from '../graph/ir.js';
+import { castTo, same } from './shapes.js';
 import type { RuleTable } from './types.js';
 
 export const softmax: RuleTable = {
@@ -40,10 +40,10 @@ export const softmax: RuleTable = {
       if (typeof classes !== 'number') throw new Error('SoftmaxCrossEntropyLoss gradient: class count must be static');
       // onehot[i, c] = (labels[i] == c); Equal + Cast rather than OneHot, which has no double kernel in ORT.
       const hit = b.op1('Equal', [b.op1('Unsqueeze', [labels, b.constant([1], 'int64')]), b.constant([...Array(classes).keys()], 'int64', [1, classes])]);
-      const onehot = b.op1('Cast', [hit], { to: dt === 'float64' ? 11 : 1 });
+      const onehot = castTo(b, hit, dt);
       let scale = dL!;
       if (red === 'mean') {
-        const count = b.op1('Cast', [b.op1('Size', [labels])], { to: dt === 'float64' ? 11 : 1 });
+        const count = castTo(b, b.op1('Size', [labels]), dt);
         scale = b.op1('Div', [dL!, count]);
       }
       return [b.op1('Mul', [b.op1('Sub', [p, onehot]), scale]), null];

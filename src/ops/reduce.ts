@@ -1,9 +1,7 @@
-import { attrInt, attrInts } from '../../graph/ir.js';
-import type { Dim, ValueInfo } from '../../graph/ir.js';
-import type { Tensor } from '../../graph/tensor.js';
-import type { GraphBuilder } from '../../graph/builder.js';
+import { attrInt, attrInts, type Dim, type ValueInfo } from '../graph/ir.js';
+import type { Tensor } from '../graph/tensor.js';
 import { normAxis, sizeOf } from './shapes.js';
-import type { OutInfo, RuleTable } from './types.js';
+import type { Emitter, OutInfo, RuleTable } from './types.js';
 
 function reducedShape(x: ValueInfo, axes: number[] | undefined, keep: number): Dim[] | undefined {
   const s = x.shape;
@@ -15,13 +13,13 @@ function reducedShape(x: ValueInfo, axes: number[] | undefined, keep: number): D
 const constAxes = (t: Tensor | undefined): number[] | undefined => (t ? Array.from(t.data as BigInt64Array, Number) : undefined);
 
 /** Broadcast a reduced gradient back over the reduced axes of X: unsqueeze (if keepdims=0), then expand. */
-function expandBack(b: GraphBuilder, dY: string, x: string, axes: number[] | undefined, keep: number): string {
+function expandBack(b: Emitter, dY: string, x: string, axes: number[] | undefined, keep: number): string {
   let g = dY;
   if (!keep && axes && axes.length) g = b.op1('Unsqueeze', [g, b.constant(axes.map((a) => normAxis(a, b.shape(x).length)).sort((p, q) => p - q), 'int64')]);
   return b.op1('Expand', [g, b.op1('Shape', [x])]);
 }
 
-function axesOfInput(b: GraphBuilder, name: string | undefined): number[] | undefined {
+function axesOfInput(b: Emitter, name: string | undefined): number[] | undefined {
   if (!name) return undefined;
   const t = b.graph.initializers.get(name);
   if (!t) throw new Error(`reduction gradient: axes '${name}' must be a constant`);

@@ -1,0 +1,224 @@
+/**
+ * Lowerings of the Conv gradient (the rule and its math are in ../conv.ts): which formulation of dX and
+ * dW to emit for a layer's sizes. Each formulation computes the same values; the selectors pick the one
+ * measured fastest on onnxruntime's CPU provider (BENCHMARKS.md, "Why the gradient lowerings are chosen
+ * as they are").
+ */
+import type { Emitter } from '../types.js';
+import type { Window } from '../window.js';
+
+/** One Conv gradient: X [N, group C, H, W] and W [group M, C, kh, kw] gave Y [N, group M, Ho, Wo]. */
+export interface ConvGradProblem {
+  x: string;
+  w: string;
+  /** The gradient of Y. */
+  dY: string;
+  window: Window;
+  /** Input and output channels per group. */
+  C: number;
+  M: number;
+  group: number;
+  /** Spatial sizes of X ([H, W]) and of Y ([Ho, Wo]). */
+  inSize: number[];
+  outSize: number[];
+}
+
+export type InputGradFormulation = 'transposed' | 'flipped';
+export type WeightGradFormulation = 'swapped' | 'gathered' | 'tapGemms' | 'im2col';
+
+/** Where one formulation takes over from another. */
+export const CONV_GRAD_THRESHOLDS = {
+  /** dX: input channels from which a stride-1 layer runs a Conv with the flipped kernel, not ConvTranspose. */
+  flippedMinChannels: 32,
+  /** dW: kernels with more taps than this (and dilated kernels) take the Conv with batch and channels swapped. */
+  im2colMaxTaps: 16,
+  /** dW: input channels from which the taps multiply with N Ho Wo as the inner dimension (gathered or per-tap Gemms). */
+  tapGemmMinChannels: 16,
+  /** dW gathered: output planes of at least this many positions ... */
+  gatherMinPlane: 64,
+  /** ... and at most this many elements in one tap's columns (C Ho Wo); larger planes keep the per-tap Slices. */
+  gatherMaxTapColumns: 28 * 28 * 32,
+  /** dW gathered: taps per Gather + Gemm are all, else one kernel row, else one, within this many columns. */
+  gatherMaxGroupColumns: 16384,
+} as const;
+
+const T = CONV_GRAD_THRESHOLDS;
+
+/** dX: the flipped-kernel Conv where it applies and the layer is wide enough, else ConvTranspose. */
+export function chooseInputGrad({ window: w, C, group }: Pick<ConvGradProblem, 'window' | 'C' | 'group'>): InputGradFormulation {
+  const [kh, kw] = w.kernel;
+  const [pt, pl, pb, pr] = w.pads;
+  const fits = group === 1 && w.dilations.every((d) => d === 1) && w.strides.every((s) => s === 1)
+    && pt <= kh - 1 && pb <= kh - 1 && pl <= kw - 1 && pr <= kw - 1;
+  return fits && C >= T.flippedMinChannels ? 'flipped' : 'transposed';
+}
+
+/** dW of one group: by kernel taps, input channels and output plane (dilated kernels: swapped, the one that handles them). */
+export function chooseWeightGrad({ window: w, C, outSize: [Ho, Wo] }: Pick<ConvGradProblem, 'window' | 'C' | 'outSize'>): WeightGradFormulation {
+  if (w.kernel[0] * w.kernel[1] > T.im2colMaxTaps || w.dilations.some((d) => d !== 1)) return 'swapped';
+  if (C < T.tapGemmMinChannels) return 'im2col';
+  return Ho * Wo >= T.gatherMinPlane && C * Ho * Wo <= T.gatherMaxTapColumns ? 'gathered' : 'tapGemms';
+}
+
+/** dX of a Conv. */
+export function convInputGrad(b: Emitter, p: ConvGradProblem): string {
+  return chooseInputGrad(p) === 'flipped' ? inputGradFlipped(b, p) : inputGradTransposed(b, p);
+}
+
+/**
+ * dW of a Conv: with groups, X's channels and dY's are split into their groups, one weight gradient per
+ * group, stacked on the output-channel axis.
+ */
+export function convWeightGrad(b: Emitter, p: ConvGradProblem): string {
+  if (p.group === 1) return WEIGHT_GRADS[chooseWeightGrad(p)](b, p);
+  const { x, dY, C, M, group, inSize: [H, W], outSize: [Ho, Wo] } = p;
+  const N = b.shape(x)[0];
+  const xParts = b.op('Split', [x, b.constant(new Array<number>(group).fill(C), 'int64')], { axis: 1 }, { outputs: group });
+  const dyParts = b.op('Split', [dY, b.constant(new Array<number>(group).fill(M), 'int64')], { axis: 1 }, { outputs: group });
+  const parts = xParts.map((xg, k) => {
+    b.refine(xg, [N, C, H, W]);
+    b.refine(dyParts[k], [N, M, Ho, Wo]);
+    const one = { ...p, x: xg, dY: dyParts[k], group: 1 };
+    return WEIGHT_GRADS[chooseWeightGrad(one)](b, one);
+  });
+  return b.op1('Concat', parts, { axis: 0 });
+}
+
+/**
+ * dX = ConvTranspose(dY, W) with the forward window and groups. Its natural size, (out - 1) stride +
+ * dilated kernel - pads, falls short of X's by what the forward stride left over: output_padding.
+ */
+function inputGradTransposed(b: Emitter, { dY, w: wt, window: w, group, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
+  const dilated = w.dilations.some((d) => d !== 1);
+  const natural = [Ho, Wo].map((o, i) => (o - 1) * w.strides[i] + (w.kernel[i] - 1) * w.dilations[i] + 1 - w.pads[i] - w.pads[i + 2]);
+  const outputPadding = [H - natural[0], W - natural[1]];
+  return b.op1('ConvTranspose', [dY, wt], {
+    kernel_shape: w.kernel, pads: w.pads, strides: w.strides,
+    ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
+    ...(group > 1 ? { group } : {}),
+    ...(dilated ? { dilations: w.dilations } : {}),
+  });
+}
+
+/**
+ * Stride 1: dX = Conv(dY, W') with W'[c, m, i, j] = W[m, c, kh-1-i, kw-1-j] and pads k-1-p. A plain Conv
+ * runs onnxruntime's blocked (NCHWc) kernels where ConvTranspose goes through Gemm + col2im.
+ */
+function inputGradFlipped(b: Emitter, { dY, w: wt, window: w }: ConvGradProblem): string {
+  const [kh, kw] = w.kernel;
+  const [pt, pl, pb, pr] = w.pads;
+  const flipped = b.op1('Slice', [
+    b.op1('Transpose', [wt], { perm: [1, 0, 2, 3] }),
+    b.constant([-1, -1], 'int64'), b.constant([-kh - 1, -kw - 1], 'int64'), b.constant([2, 3], 'int64'), b.constant([-1, -1], 'int64'),
+  ]);
+  return b.op1('Conv', [dY, flipped], { kernel_shape: w.kernel, pads: [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr] });
+}
+
+/** The strided window of tap (i, j) over the padded spatial axes 2, 3. */
+function tapSlice(b: Emitter, xp: string, w: Window, [i, j]: number[], [Ho, Wo]: number[]): string {
+  const [sh, sw] = w.strides;
+  const ends = b.constant([i + (Ho - 1) * sh + 1, j + (Wo - 1) * sw + 1], 'int64');
+  return b.op1('Slice', [xp, b.constant([i, j], 'int64'), ends, b.constant([2, 3], 'int64'), b.constant([sh, sw], 'int64')]);
+}
+
+function padSpatial(b: Emitter, x: string, w: Window): string {
+  const [pt, pl, pb, pr] = w.pads;
+  return pt || pl || pb || pr ? b.op1('Pad', [x, b.constant([0, 0, pt, pl, 0, 0, pb, pr], 'int64')]) : x;
+}
+
+/** dW[:, :, i, j] = dY^T [M, N P] . tap_ij [C, N P]^T, on X and dY with batch and channel axes swapped. */
+function weightGradTapGemms(b: Emitter, { x, dY, window: w, C, M, outSize }: ConvGradProblem): string {
+  const [kh, kw] = w.kernel;
+  const swap = { perm: [1, 0, 2, 3] };
+  const xp = padSpatial(b, b.op1('Transpose', [x], swap), w);
+  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], swap), b.constant([M, -1], 'int64')]);
+  const flat = b.constant([C, -1], 'int64');
+  const perTap: string[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const tap = b.op1('Reshape', [tapSlice(b, xp, w, [i, j], outSize), flat]);
+      perTap.push(b.op1('Unsqueeze', [b.op1('Gemm', [dYt, tap], { transB: 1 }), b.constant([2], 'int64')]));
+    }
+  }
+  const stacked = perTap.length === 1 ? perTap[0] : b.op1('Concat', perTap, { axis: 2 });
+  return b.op1('Reshape', [stacked, b.constant([M, C, kh, kw], 'int64')]);
+}
+
+/** Taps per Gemm in weightGradGathered: all of them, else one kernel row, else one. */
+function tapsPerGemm([kh, kw]: number[], tapColumns: number): number {
+  const max = T.gatherMaxGroupColumns;
+  return kh * kw * tapColumns <= max ? kh * kw : kw * tapColumns <= max ? kw : 1;
+}
+
+/**
+ * dW[m, (i, j, c)] = dY^T [M, N P] . cols [N P, kh kw C] with cols[(n, p), (i, j, c)] = X[n, c] at tap (i, j)
+ * of output position p, gathered from X as [N, H W + 1, C] (channels last, a zero row for the padding), a
+ * group of taps per Gather and Gemm.
+ */
+function weightGradGathered(b: Emitter, { x, dY, window: w, C, M, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
+  const [kh, kw] = w.kernel;
+  const [sh, sw] = w.strides;
+  const group = tapsPerGemm(w.kernel, C * Ho * Wo);
+  const lastC = b.op1('Reshape', [b.op1('Transpose', [x], { perm: [0, 2, 3, 1] }), b.constant([0, H * W, C], 'int64')]);
+  const withZero = b.op1('Pad', [lastC, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], { perm: [1, 0, 2, 3] }), b.constant([M, -1], 'int64')]);
+  const parts: string[] = [];
+  for (let t0 = 0; t0 < kh * kw; t0 += group) {
+    const src: number[] = [];
+    for (let yo = 0; yo < Ho; yo++) {
+      for (let xo = 0; xo < Wo; xo++) {
+        for (let t = t0; t < t0 + group; t++) {
+          const [y, xx] = [yo * sh + Math.floor(t / kw) - w.pads[0], xo * sw + (t % kw) - w.pads[1]];
+          src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
+        }
+      }
+    }
+    const gathered = b.op1('Gather', [withZero, b.constant(src, 'int64', [Ho * Wo, group])], { axis: 1 });
+    parts.push(b.op1('Gemm', [dYt, b.op1('Reshape', [gathered, b.constant([-1, group * C], 'int64')])]));
+  }
+  const dWt = b.op1('Reshape', [parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 }), b.constant([M, kh * kw, C], 'int64')]);
+  return b.op1('Reshape', [b.op1('Transpose', [dWt], { perm: [0, 2, 1] }), b.constant([M, C, kh, kw], 'int64')]);
+}
+
+/** dW = sum_n dY_n [M, P] . cols_n^T [P, C kh kw]: cols gathers, per tap, the strided input window. */
+function weightGradIm2col(b: Emitter, { x, dY, window: w, C, M, outSize: [Ho, Wo] }: ConvGradProblem): string {
+  const [kh, kw] = w.kernel;
+  const xp = padSpatial(b, x, w);
+  const taps: string[] = [];
+  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) taps.push(tapSlice(b, xp, w, [i, j], [Ho, Wo]));
+  // [N, C, kh kw Ho, Wo] is [N, C, kh kw, Ho, Wo] in memory, so one Reshape gives [N, C kh kw, Ho Wo].
+  const cat = taps.length === 1 ? taps[0] : b.op1('Concat', taps, { axis: 2 });
+  const cols = b.op1('Reshape', [cat, b.constant([0, C * kh * kw, Ho * Wo], 'int64')]);
+  const dYt = b.op1('Transpose', [b.op1('Reshape', [dY, b.constant([0, M, Ho * Wo], 'int64')])], { perm: [0, 2, 1] });
+  const perSample = b.op1('MatMul', [cols, dYt]);
+  const summed = b.op1('ReduceSum', [perSample, b.constant([0], 'int64')], { keepdims: 0 });
+  return b.op1('Reshape', [b.op1('Transpose', [summed], { perm: [1, 0] }), b.constant([M, C, kh, kw], 'int64')]);
+}
+
+/**
+ * dW[m, c] = X^T[c] (*) dY^T[m]: a Conv over [C, N, H, W] with the [M, N, Ho, Wo] gradient as weights,
+ * the forward stride becoming the dilation and the forward dilation the stride; the result is cropped to
+ * the kernel when the stride left a remainder.
+ */
+function weightGradSwapped(b: Emitter, { x, dY, window: w, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
+  const swap = { perm: [1, 0, 2, 3] };
+  const dilated = w.dilations.some((d) => d !== 1);
+  let dWt = b.op1('Conv', [b.op1('Transpose', [x], swap), b.op1('Transpose', [dY], swap)], {
+    pads: w.pads, dilations: w.strides, ...(dilated ? { strides: w.dilations } : {}),
+  });
+  const [kh, kw] = w.kernel;
+  const span = (size: number, i: number, out: number) => size + w.pads[i] + w.pads[i + 2] - w.strides[i] * (out - 1);
+  const fullH = Math.floor((span(H, 0, Ho) - 1) / w.dilations[0]) + 1;
+  const fullW = Math.floor((span(W, 1, Wo) - 1) / w.dilations[1]) + 1;
+  if (fullH !== kh || fullW !== kw) {
+    dWt = b.op1('Slice', [dWt, b.constant([0, 0], 'int64'), b.constant([kh, kw], 'int64'), b.constant([2, 3], 'int64')]);
+  }
+  return b.op1('Transpose', [dWt], swap);
+}
+
+const WEIGHT_GRADS: Record<WeightGradFormulation, (b: Emitter, p: ConvGradProblem) => string> = {
+  swapped: weightGradSwapped,
+  gathered: weightGradGathered,
+  tapGemms: weightGradTapGemms,
+  im2col: weightGradIm2col,
+};
