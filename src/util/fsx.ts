@@ -29,7 +29,7 @@ export async function writeFileAtomic(path: string, data: FileContent): Promise<
   const tmp = tempPathFor(path);
   let handle: FileHandle | undefined;
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     handle = await open(tmp, 'wx', 0o644);
     await writeContent(handle, data);
     await handle.sync();
@@ -42,6 +42,22 @@ export async function writeFileAtomic(path: string, data: FileContent): Promise<
     throw new Error(`cannot write ${path}: ${errorMessage(err)}${fixForWriteError(err)}`, { cause: err });
   }
   await syncDir(dir);
+}
+
+/**
+ * `mkdir -p` that reports the real cause: Node's recursive mkdir says ENOENT where a parent is on a
+ * read-only file system (EROFS) or forbidden (EACCES), so on ENOENT the folders are made one by one.
+ */
+export async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(dir) === dir) throw err;
+    await makeDir(dirname(dir));
+    await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
 }
 
 /** writeFileAtomic of `JSON.stringify(value, null, indent)` plus a trailing newline. */
