@@ -9,13 +9,14 @@
  * (published on the CIFAR page), SHA-256 and size (as recorded by tensorflow/datasets) before extraction;
  * extraction records each batch file's SHA-256 in `extracted.json`, checked on every later load.
  */
-import { existsSync, mkdirSync, promises as fsp, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { digestBytes, digestFile, checkDigests, type ExpectedDigests } from './checksum.js';
 import { checkRawSplit, type RawDataset, type RawSplit } from './dataset.js';
 import { downloadFile } from './download.js';
-import { displayPath, projectDataDir } from './paths.js';
+import { checkRegularFileSync, readRegularFileSync } from '../util/fsx.js';
+import { checkDataDir, displayPath, projectDataDir } from './paths.js';
 import { readTar } from './tar.js';
 
 export const CIFAR10_CLASSES = [
@@ -59,6 +60,7 @@ const REDOWNLOAD_FIX = 'delete it and run again to re-download';
 
 export async function loadCifar10(settings: Cifar10Settings = {}): Promise<RawDataset> {
   const log = settings.log ?? (() => {});
+  if (settings.dataDir !== undefined) checkDataDir(settings.dataDir, 'cifar10');
   const dataDir = settings.dataDir !== undefined ? resolve(settings.dataDir) : projectDataDir('cifar10');
   const batchDir = join(dataDir, CIFAR10_BATCH_DIR);
   const names = [...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE];
@@ -66,6 +68,7 @@ export async function loadCifar10(settings: Cifar10Settings = {}): Promise<RawDa
     const archive = join(dataDir, CIFAR10_ARCHIVE);
     const expected = settings.archiveDigests ?? CIFAR10_ARCHIVE_DIGESTS;
     if (existsSync(archive)) {
+      checkRegularFileSync(archive, REDOWNLOAD_FIX, displayPath(archive));
       log(`cifar10: verifying ${displayPath(archive)}`);
       checkDigests(displayPath(archive), await digestFile(archive), expected, REDOWNLOAD_FIX);
     } else if (settings.download === false) {
@@ -90,7 +93,7 @@ export async function loadCifar10(settings: Cifar10Settings = {}): Promise<RawDa
 export async function extractCifar10(archive: string, batchDir: string, log: (line: string) => void = () => {}): Promise<void> {
   const label = displayPath(archive);
   log(`cifar10: extracting ${label}`);
-  const packed = readFileSync(archive);
+  const packed = readRegularFileSync(archive, REDOWNLOAD_FIX, label);
   let tarBytes: Uint8Array;
   try {
     tarBytes = gunzipSync(packed);
@@ -135,8 +138,10 @@ async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
 function readManifest(batchDir: string): ExtractionManifest | null {
   const path = join(batchDir, MANIFEST);
   if (!existsSync(path)) return null;
+  const fix = `delete ${displayPath(batchDir)} and run again to re-extract`;
+  const text = readRegularFileSync(path, fix, displayPath(path)).toString('utf8');
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as ExtractionManifest;
+    return JSON.parse(text) as ExtractionManifest;
   } catch (e) {
     throw new Error(`${displayPath(path)} is not valid JSON (${(e as Error).message}): delete ${displayPath(batchDir)} and run again to re-extract`);
   }
@@ -148,11 +153,11 @@ function readBatches(batchDir: string, files: string[], manifest: ExtractionMani
   for (const f of files) {
     const path = join(batchDir, f);
     const label = displayPath(path);
-    const size = statSync(path).size;
+    const size = checkRegularFileSync(path, fix, label);
     if (size === 0 || size % RECORD !== 0) {
       throw new Error(`${label} is truncated or corrupt (${size} bytes is not a whole number of ${RECORD}-byte records): ${fix}`);
     }
-    const bytes = readFileSync(path);
+    const bytes = readRegularFileSync(path, fix, label);
     const known = manifest?.files[f];
     if (manifest && !known) throw new Error(`${label} is not listed in ${MANIFEST}: ${fix}`);
     if (known) checkDigests(label, { size, sha256: digestBytes(bytes, 'sha256') }, known, fix);

@@ -11,13 +11,14 @@
  * not byte-identical to the official `.gz` files (the packaging dropped the gzip FNAME field and reset the
  * mtime, 23-24 bytes shorter), which is why the content digest is the one every source shares.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { digestBytes, type ExpectedDigests } from './checksum.js';
 import { checkRawSplit, type RawDataset, type RawSplit } from './dataset.js';
 import { downloadFile } from './download.js';
 import { decompressIfGzip, parseIdx } from './idx.js';
-import { displayPath, projectDataDir } from './paths.js';
+import { checkDataDir, displayPath, projectDataDir } from './paths.js';
+import { readRegularFileSync } from '../util/fsx.js';
 
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
@@ -73,6 +74,7 @@ export interface FashionMnistSettings {
 }
 
 export async function loadFashionMnist(settings: FashionMnistSettings = {}): Promise<RawDataset> {
+  if (settings.dataDir !== undefined) checkDataDir(settings.dataDir, 'fashion-mnist');
   const trainImages = await loadFile('train-images-idx3-ubyte', settings);
   const trainLabels = await loadFile('train-labels-idx1-ubyte', settings);
   const testImages = await loadFile('t10k-images-idx3-ubyte', settings);
@@ -132,7 +134,7 @@ async function loadFile(name: FashionMnistFile, settings: FashionMnistSettings):
 
 function readVerified(name: FashionMnistFile, path: string, fix: string, settings: FashionMnistSettings): LoadedIdx {
   const file = displayPath(path);
-  const bytes = decompressIfGzip(readFileSync(path), file, fix);
+  const bytes = decompressIfGzip(readRegularFileSync(path, fix, file), file, fix);
   const isImages = name.includes('images');
   const idx = parseIdx(bytes, file, { fix, expectDType: 'uint8', expectDims: isImages ? [-1, 28, 28] : [-1] });
   const want = settings.contentDigests?.[name] ?? FASHION_MNIST_FILES[name].content.sha256;

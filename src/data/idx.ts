@@ -2,8 +2,8 @@
  * IDX files (the MNIST / Fashion-MNIST format), raw or gzip-compressed (detected by magic bytes).
  * Layout: 0x00 0x00 <dtype> <ndims>, then ndims big-endian uint32 sizes, then the data, big-endian.
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
+import { readRegularFileSync } from '../util/fsx.js';
 import { displayPath } from './paths.js';
 
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -42,13 +42,7 @@ export function isGzip(bytes: Uint8Array): boolean {
 export function readIdxFile(path: string, settings: IdxReadSettings = {}): IdxArray {
   const label = displayPath(path);
   const fix = settings.fix ?? 'replace it with a complete copy';
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${label} is missing: ${fix}` : `${label} cannot be read (${code ?? (e as Error).message}): ${fix}`);
-  }
+  const bytes = readRegularFileSync(path, fix, label);
   return parseIdx(decompressIfGzip(bytes, label, fix), label, settings);
 }
 

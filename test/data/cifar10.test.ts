@@ -19,6 +19,7 @@ test('download + extract + parse of a generated archive served on 127.0.0.1', as
   const fx = makeCifarArchive(7);
   const server = await serveFiles({ [CIFAR10_ARCHIVE]: fx.archive });
   const dataDir = join(scratch.path, 'ok');
+  mkdirSync(dataDir); // a data folder the caller names must exist
   const lines: string[] = [];
   try {
     const ds = await loadCifar10({
@@ -67,6 +68,7 @@ test('a checksum mismatch on download names the archive and URL and leaves no fi
   const fx = makeCifarArchive(2, 5);
   const server = await serveFiles({ [CIFAR10_ARCHIVE]: fx.archive });
   const dataDir = join(scratch.path, 'mismatch');
+  mkdirSync(dataDir); // a data folder the caller names must exist
   try {
     await assert.rejects(loadCifar10({ dataDir, baseUrl: server.baseUrl, archiveDigests: { sha256: '0'.repeat(64) } }), (e: Error) =>
       e.message.startsWith(`${CIFAR10_ARCHIVE} downloaded from ${server.baseUrl}${CIFAR10_ARCHIVE} failed its sha256 checksum (expected ${'0'.repeat(64)}, got ${sha256(fx.archive)})`));

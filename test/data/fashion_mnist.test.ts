@@ -94,6 +94,7 @@ test('a download over 127.0.0.1 that fails its checksum names the file and leave
   const server = await serveFiles(served);
   try {
     const dataDir = join(scratch.path, 'dl-mismatch');
+    mkdirSync(dataDir); // a data folder the caller names must exist
     await assert.rejects(loadFashionMnist({ dataDir, systemDir: null, baseUrl: server.baseUrl }), (e: Error) =>
       e.message.startsWith(`train-images-idx3-ubyte.gz downloaded from ${server.baseUrl}train-images-idx3-ubyte.gz has the wrong size (expected 26421880 bytes`));
     assert.deepEqual(readdirSync(dataDir), []);
@@ -137,6 +138,7 @@ test('the Debian files carry the official Fashion-MNIST bytes (official MD5 and 
 
 test('the real Debian Fashion-MNIST loads: 60000/10000 images, labels 0..9, balanced classes', { skip: SKIP_REAL }, async () => {
   const lines: string[] = [];
+  mkdirSync(join(scratch.path, 'empty'));
   const ds = await loadFashionMnist({ dataDir: join(scratch.path, 'empty'), download: false, log: (s) => lines.push(s) });
   assert.ok(lines.every((l) => l.includes(FASHION_MNIST_SYSTEM_DIR)), lines.join('\n'));
   assert.equal(ds.train.n, 60000);
@@ -157,6 +159,7 @@ test('the official files download over 127.0.0.1 with verification, then load fr
   const served = Object.fromEntries(NAMES.map((n) => [`${n}.gz`, officialBytesFromDebian(n)]));
   const server = await serveFiles(served);
   const dataDir = join(scratch.path, 'dl-official');
+  mkdirSync(dataDir); // a data folder the caller names must exist
   try {
     const ds = await loadFashionMnist({ dataDir, systemDir: null, baseUrl: server.baseUrl.replace(/\/$/, '') });
     assert.equal(ds.train.n, 60000);
@@ -172,6 +175,7 @@ test('the official files download over 127.0.0.1 with verification, then load fr
   assert.equal(again.test.n, 10000);
 
   // The Debian bytes are not the official .gz bytes, so a mirror serving them fails the download check.
+  mkdirSync(join(scratch.path, 'dl-debian'));
   const debian = await serveFiles(Object.fromEntries(NAMES.map((n) => [`${n}.gz`, readFileSync(join(FASHION_MNIST_SYSTEM_DIR, `${n}.gz`))])));
   try {
     await assert.rejects(loadFashionMnist({ dataDir: join(scratch.path, 'dl-debian'), systemDir: null, baseUrl: debian.baseUrl }),

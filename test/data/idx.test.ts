@@ -75,7 +75,7 @@ test('truncated files, raw or gzip, report expected and actual sizes and name th
 });
 
 test('missing files, extra bytes, wrong dims and corrupt gzip are reported with the file name', () => {
-  assert.throws(() => readIdxFile(join(dir.path, 'nope.gz'), { fix: 'run again' }), /nope\.gz is missing: run again/);
+  assert.throws(() => readIdxFile(join(dir.path, 'nope.gz'), { fix: 'run again' }), /nope\.gz not found: run again/);
   const extra = join(dir.path, 'extra-idx3-ubyte');
   writeFileSync(extra, Buffer.concat([encodeIdx(images), Buffer.from([1, 2])]));
   assert.throws(() => readIdxFile(extra), /extra-idx3-ubyte has 2 bytes after its data/);
