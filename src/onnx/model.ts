@@ -11,8 +11,11 @@ type Obj = Record<string, unknown>;
 
 const ATTR_TYPE = { float: 1, int: 2, string: 3, tensor: 4, graph: 5, floats: 6, ints: 7 } as const;
 
+/** protobufjs writes every field that is set in proto2: leave '' and 0 unset where proto3 left them out. */
+const set = <T>(v: T): T | undefined => (v === '' || v === 0 ? undefined : v);
+
 function tensorProto(name: string, t: Tensor): Obj {
-  return { dims: t.dims, data_type: ONNX_DTYPE[t.dtype], name, raw_data: tensorBytes(t) };
+  return { dims: t.dims, data_type: ONNX_DTYPE[t.dtype], name: set(name), raw_data: t.data.byteLength ? tensorBytes(t) : undefined };
 }
 
 function valueInfoProto(v: ValueInfo): Obj {
@@ -26,9 +29,10 @@ function valueInfoProto(v: ValueInfo): Obj {
 function attrProto(name: string, a: Attr): Obj {
   const o: Obj = { name, type: ATTR_TYPE[a.kind] };
   switch (a.kind) {
-    case 'float': o.f = a.value; break;
-    case 'int': o.i = a.value; break;
-    case 'string': o.s = new TextEncoder().encode(a.value); break;
+    // A zero f or i is left out, as onnxtrain always wrote it: ONNX reads an absent value as 0.
+    case 'float': o.f = set(a.value); break;
+    case 'int': o.i = set(a.value); break;
+    case 'string': o.s = a.value ? new TextEncoder().encode(a.value) : undefined; break;
     case 'floats': o.floats = a.value; break;
     case 'ints': o.ints = a.value; break;
     case 'tensor': o.t = tensorProto('', a.value); break;
@@ -41,9 +45,9 @@ function nodeProto(n: Node): Obj {
   return {
     input: n.inputs,
     output: n.outputs,
-    name: n.name,
+    name: set(n.name),
     op_type: n.opType,
-    domain: n.domain,
+    domain: set(n.domain),
     // Sorted by name so the same graph always gives the same bytes.
     attribute: Object.keys(n.attrs).sort().map((k) => attrProto(k, n.attrs[k])),
   };
@@ -52,7 +56,7 @@ function nodeProto(n: Node): Obj {
 export function graphProto(g: Graph): Obj {
   return {
     node: g.nodes.map(nodeProto),
-    name: g.name,
+    name: set(g.name),
     initializer: [...g.initializers].map(([name, t]) => tensorProto(name, t)),
     input: g.inputs.map(valueInfoProto),
     output: g.outputs.map(valueInfoProto),
@@ -70,9 +74,9 @@ export function encodeModel(g: Graph, opts: ModelOptions = {}): Uint8Array {
     ir_version: IR_VERSION,
     producer_name: PRODUCER,
     producer_version: '0.1.0',
-    doc_string: opts.docString ?? '',
+    doc_string: set(opts.docString ?? ''),
     graph: graphProto(g),
-    opset_import: [{ domain: '', version: OPSET }],
+    opset_import: [{ version: OPSET }],
     metadata_props: Object.keys(opts.metadata ?? {}).sort().map((key) => ({ key, value: opts.metadata![key] })),
   };
   const err = ModelProto.verify(model);
@@ -108,10 +112,11 @@ function decodeValueInfo(v: Obj): ValueInfo {
   };
 }
 
+/** An absent f or i is 0, as in ONNX. */
 function decodeAttr(a: Obj): Attr {
   switch (num(a.type)) {
-    case 1: return { kind: 'float', value: num(a.f) };
-    case 2: return { kind: 'int', value: num(a.i) };
+    case 1: return { kind: 'float', value: num(a.f ?? 0) };
+    case 2: return { kind: 'int', value: num(a.i ?? 0) };
     case 3: return { kind: 'string', value: new TextDecoder().decode(a.s as Uint8Array) };
     case 4: return { kind: 'tensor', value: decodeTensor(a.t as Obj) };
     case 5: return { kind: 'graph', value: decodeGraph(a.g as Obj) };
