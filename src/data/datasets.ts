@@ -31,17 +31,19 @@ interface RegistryEntry extends DatasetInfo {
   name: DatasetName;
   /** Epochs of the reference notebook: 20 for Fashion-MNIST, 10 for CIFAR-10. */
   defaultEpochs: number;
+  /** Images in the official training set (60000, 50000): the reference validation share is 10000 of them. */
+  trainImages: number;
   load(s: LoadDatasetSettings): Promise<RawDataset>;
 }
 
 export const DATASETS: Record<DatasetName, RegistryEntry> = {
   'fashion-mnist': {
     name: 'fashion-mnist', inputShape: [1, 28, 28], classNames: [...FASHION_MNIST_CLASSES], normalization: DEFAULT_NORMALIZATION,
-    defaultEpochs: 20, load: loadFashionMnist,
+    defaultEpochs: 20, trainImages: 60000, load: loadFashionMnist,
   },
   cifar10: {
     name: 'cifar10', inputShape: [3, 32, 32], classNames: [...CIFAR10_CLASSES], normalization: DEFAULT_NORMALIZATION,
-    defaultEpochs: 10, load: loadCifar10,
+    defaultEpochs: 10, trainImages: 50000, load: loadCifar10,
   },
 };
 

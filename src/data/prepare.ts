@@ -17,12 +17,17 @@ export interface PreparedData {
   all: NormalizedSplit;
   /** The test images as loaded (uint8), for sample pictures. */
   rawTest: RawSplit;
+  /** How the validation size was chosen, in words. */
+  validation: string;
 }
 
 export interface PrepareSettings extends LoadDatasetSettings {
   /** Seeds the train/validation split. Default 0. */
   seed?: number;
-  /** Validation images taken from the training images. Default 10000. */
+  /**
+   * Validation images taken from the training images. Default: the reference share, 10000 of the full
+   * training set, scaled to the images used (a --limit or --classes subset): see validationRule.
+   */
   valSize?: number;
   /** Keep only these classes, relabelled 0..k-1 in the order given (before the limit applies). Default: all. */
   classes?: number[];
@@ -54,6 +59,22 @@ export function selectClasses(split: RawSplit, classes: number[]): RawSplit {
   return sub;
 }
 
+/**
+ * The validation size: `given` when given (it must leave images to train on), else the reference share,
+ * 10000 of the official training set (`full` images), of the `used` images.
+ */
+export function validationRule(used: number, given: number | undefined, full: number): { size: number; why: string } {
+  if (given !== undefined) {
+    if (!(Number.isInteger(given) && given >= 0)) throw new Error(`--val-size must be a non-negative integer, got ${given}`);
+    if (given >= used) throw new Error(`--val-size ${given} leaves no training images of the ${used} used: give a smaller --val-size (or none: ${shareText(full)} by default)`);
+    return { size: given, why: `validation: ${given} images (--val-size)` };
+  }
+  const size = Math.min(Math.round((DEFAULT_VAL_SIZE * used) / full), used - 1);
+  return { size, why: `validation: ${size} of the ${used} images (${shareText(full)}; --val-size sets it)` };
+}
+
+const shareText = (full: number) => (full === 6 * DEFAULT_VAL_SIZE ? 'one in 6, as the reference 10k of 60k' : `${DEFAULT_VAL_SIZE} of every ${full}`);
+
 /** Load a built-in dataset, subset, split (seeded) and normalise it as the reference notebook does. */
 export async function prepareData(name: string, s: PrepareSettings = {}): Promise<PreparedData> {
   const info = datasetInfo(name);
@@ -63,16 +84,16 @@ export async function prepareData(name: string, s: PrepareSettings = {}): Promis
     train = selectClasses(train, s.classes);
     test = selectClasses(test, s.classes);
   }
-  let valSize = s.valSize ?? DEFAULT_VAL_SIZE;
   if (s.limit !== undefined) {
     if (!(Number.isInteger(s.limit) && s.limit >= 2)) throw new Error(`--limit must be an integer >= 2, got ${s.limit}`);
-    valSize = Math.min(Math.round((valSize * s.limit) / train.n), s.limit - 1);
     train = first(train, s.limit);
     test = first(test, Math.max(1, Math.ceil(s.limit / 6)));
   }
+  const rule = validationRule(train.n, s.valSize, info.trainImages);
+  const valSize = rule.size;
   const split = trainValSplit(train.n, { seed: s.seed ?? 0, valSize });
   const all = normalizeSplit(train, info.normalization);
-  return { info, train: { split: all, indices: split.train }, val: { split: all, indices: split.val }, test: normalizeSplit(test, info.normalization), all, rawTest: test };
+  return { info, train: { split: all, indices: split.train }, val: { split: all, indices: split.val }, test: normalizeSplit(test, info.normalization), all, rawTest: test, validation: rule.why };
 }
 
 /** The reference Fashion-MNIST: 50k train / 10k validation (seeded) / the official 10k test images. */

@@ -1,6 +1,6 @@
 /** Runs an experiment's variants into runs/experiments/<name>/<variant>/ (resuming), then writes its report. */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CIFAR10_ARCHIVE, CIFAR10_BASE_URL, CIFAR10_BATCH_DIR } from '../data/cifar10.js';
 import { DATASETS, type DatasetName } from '../data/datasets.js';
 import { displayPath } from '../data/paths.js';
@@ -12,7 +12,8 @@ import { runFile } from '../train/run_dir.js';
 import { Interrupted, train } from '../train/run.js';
 import type { Device } from '../train/session.js';
 import type { TrainSettings } from '../train/settings.js';
-import { readJson, writeJsonAtomic } from '../util/fsx.js';
+import { makeDir, readJson, writeJsonAtomic } from '../util/fsx.js';
+import { lockFolder } from '../util/lock.js';
 import { findExperiment, type Experiment, type Variant } from './catalog.js';
 import { gradientNorms } from './gradnorms.js';
 import { readRunRow, writeReport, type ReportRow } from './report.js';
@@ -68,8 +69,18 @@ const DIVERGED = 'diverged.json';
 
 export async function runExperiment(es: ExperimentSettings): Promise<ExperimentResult> {
   const exp = findExperiment(es.name);
-  const log = es.log ?? ((line: string) => console.log(line));
   const dir = join(es.root ?? join('runs', 'experiments'), exp.name);
+  await makeDir(dir);
+  const unlock = await lockFolder(dir, `experiment ${exp.name}`);
+  try {
+    return await runVariants(es, exp, dir);
+  } finally {
+    await unlock();
+  }
+}
+
+async function runVariants(es: ExperimentSettings, exp: Experiment, dir: string): Promise<ExperimentResult> {
+  const log = es.log ?? ((line: string) => console.log(line));
   const variants = selectVariants(exp, es.only);
   const result: ExperimentResult = { dir, rows: [], files: [], trained: [], resumed: [], skipped: [], missing: [] };
   const availability = new Map<DatasetName, string | null>();
@@ -106,7 +117,7 @@ export async function runExperiment(es: ExperimentSettings): Promise<ExperimentR
       try {
         await train({ ...settings, stopAfterSteps: es.stopAfterSteps }, state === 'resume' ? { dir: runDir } : undefined, es.signal);
       } catch (e) {
-        if (e instanceof Interrupted) throw new ExperimentInterrupted(interruptedMessage(exp, runDir));
+        if (e instanceof Interrupted) throw new ExperimentInterrupted(interruptedMessage(exp, runDir, es));
         if (!(e instanceof NonFiniteLoss)) throw e;
         log(`[${exp.name}] ${v.name}: ${e.message}`);
         await writeJsonAtomic(join(runDir, DIVERGED), { message: e.message });
@@ -160,24 +171,31 @@ function parameters(s: TrainSettings): number {
  */
 async function runState(runDir: string, s: TrainSettings): Promise<'finished' | 'resume' | 'new'> {
   if (!existsSync(runFile(runDir, 'config'))) return 'new';
-  const cfg = await readJson<{ limit: number | null }>(runFile(runDir, 'config'));
-  if ((cfg.limit ?? undefined) !== s.limit) {
-    throw new Error(`${runDir} was trained with --limit ${cfg.limit ?? '(none)'}: pass the same --limit, or delete that folder to train it again`);
-  }
+  const cfg = await readJson<{ limit: number | null; seed: number; epochs: number }>(runFile(runDir, 'config'));
+  const other = (flag: string, was: unknown) => new Error(`${runDir} was trained with ${flag} ${was ?? '(none)'}: pass the same ${flag}, or another --out to run the experiment anew there`);
+  if ((cfg.limit ?? undefined) !== s.limit) throw other('--limit', cfg.limit);
+  if (cfg.seed !== s.seed) throw other('--seed', cfg.seed);
   if (existsSync(runFile(runDir, 'results'))) {
     const r = await readJson<{ epochs: number; stopped: string }>(runFile(runDir, 'results'));
+    if (r.stopped !== 'early-stopping' && r.epochs > s.epochs) throw other('--epochs', r.epochs);
     if (r.stopped === 'early-stopping' || r.epochs >= s.epochs) return 'finished';
   }
   return existsSync(runFile(runDir, 'last')) ? 'resume' : 'new';
 }
 
-function interruptedMessage(exp: Experiment, runDir: string): string {
-  return `interrupted in ${runDir}: run \`npm run experiment -- ${exp.name}\` again to continue (finished runs are skipped)`;
+function interruptedMessage(exp: Experiment, runDir: string, es: ExperimentSettings): string {
+  const flags = [
+    es.root !== undefined ? `--out ${es.root}` : '', es.epochs !== undefined ? `--epochs ${es.epochs}` : '', es.limit !== undefined ? `--limit ${es.limit}` : '',
+    es.seed ? `--seed ${es.seed}` : '', es.only?.length ? `--only ${es.only.join(' ')}` : '', es.dataRoot !== undefined ? `--data-dir ${es.dataRoot}` : '',
+  ].filter(Boolean).join(' ');
+  return `interrupted in ${runDir}: run \`npm run experiment -- ${exp.name}${flags ? ' ' + flags : ''}\` again to continue (finished runs are skipped)`;
 }
 
 /** null when the dataset loads (downloading it if allowed); else what is wrong and how to get it. */
 async function datasetProblem(name: DatasetName, s: TrainSettings, log: (line: string) => void): Promise<string | null> {
   try {
+    // --data-dir names the folder that holds one folder per dataset: each dataset's folder is made there.
+    if (s.dataDir && existsSync(dirname(s.dataDir))) await makeDir(s.dataDir);
     await DATASETS[name].load({ dataDir: s.dataDir, download: s.download, log });
     return null;
   } catch (e) {

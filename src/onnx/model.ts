@@ -117,7 +117,7 @@ export interface OpsetImport {
   version: number;
 }
 
-export interface ModelOptions {
+export interface EncodeOptions {
   docString?: string;
   metadata?: Record<string, string>;
   /** Default IR_VERSION. */
@@ -137,7 +137,7 @@ export interface ModelOptions {
  * Deterministic bytes. encodeModel(m.graph, m) writes a decoded model back with its own versions, opsets,
  * producer, doc string, metadata and the fields onnxtrain does not model.
  */
-export function encodeModel(g: Graph, opts: ModelOptions = {}): Uint8Array {
+export function encodeModel(g: Graph, opts: EncodeOptions = {}): Uint8Array {
   const model = {
     ...opts.extra,
     ir_version: opts.irVersion ?? IR_VERSION,
@@ -247,7 +247,7 @@ function decodeGraph(gp: Obj): Graph {
   return g;
 }
 
-export interface DecodedModel extends Required<ModelOptions> {
+export interface DecodedModel extends Required<EncodeOptions> {
   graph: Graph;
   /** The ai.onnx opset version (0 when the model imports none). */
   opset: number;

@@ -36,7 +36,8 @@ export function initialFitState(seed: number): FitState {
 
 /** The state after epoch `m`: history, best and stale updated; the streams as they stand. */
 export function afterEpoch(s: FitState, m: EpochMetrics, step: number, rng: FitState['rng']): FitState {
-  const improved = !s.best || m.valLoss < s.best.valLoss;
+  // Without validation (NaN) every epoch counts as the best: best = last.
+  const improved = !s.best || Number.isNaN(m.valLoss) || m.valLoss < s.best.valLoss;
   return {
     ...s, epoch: s.epoch + 1, step, position: null, rng,
     history: [...s.history, m],

@@ -1,3 +1,4 @@
+import { DEFAULT_VAL_SIZE } from '../data/prepare.js';
 import { isModelName } from '../models/registry.js';
 import { readJson } from '../util/fsx.js';
 import { runFile } from './run_dir.js';
@@ -33,7 +34,8 @@ export async function resumeSettings(dir: string, partial: Partial<TrainSettings
     epochs: given('epochs', keep('epochs', cfg.epochs)),
     batchSize: keep('batchSize', cfg.batchSize),
     seed: keep('seed', cfg.seed),
-    valSize: keep('valSize', cfg.valSize),
+    // Older runs recorded the default as 10000 and wrote `runner`; null (or that) means the default rule.
+    valSize: cfg.valSize === null || (cfg.runner !== undefined && cfg.valSize === DEFAULT_VAL_SIZE) ? undefined : (cfg.valSize as number),
     earlyStopping: given('earlyStopping', keep('earlyStopping', cfg.earlyStopping)),
     limit: (cfg.limit as number | null) ?? undefined,
     frozen: keep('frozen', cfg.frozen),

@@ -4,13 +4,14 @@
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { mkdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { loadCheckpoint } from '../artifacts/checkpoint.js';
 import { prepareData, checkClasses, type PreparedData } from '../data/prepare.js';
 import { initialWeights } from '../models/init.js';
 import { buildModelDef, datasetOf, type ModelDef } from '../models/registry.js';
 import { signature } from '../program/signature.js';
-import { writeJsonAtomic } from '../util/fsx.js';
+import { checkWritable, makeDir, readJson, writeJsonAtomic } from '../util/fsx.js';
+import { LOCK_FILE, lockFolder } from '../util/lock.js';
 import { checkpoints, earlyStopping, metricsFiles, nanStop, progressBar, spinWatch, webSamples, type Callback } from './callbacks/index.js';
 import { fit } from './fit.js';
 import { initialFitState, type FitState } from './fit_state.js';
@@ -58,37 +59,80 @@ export function runModelDef(s: Pick<TrainSettings, 'model' | 'options' | 'classe
   return buildModelDef(s.model, s.classes ? { ...s.options, numClasses: s.classes.length } : s.options);
 }
 
-async function openRun(s: TrainSettings, resume: boolean): Promise<OpenRun> {
+/**
+ * The folder a new run may use: absent, empty, or one this tool began that has no checkpoint yet (a run
+ * stopped before its first epoch ended starts again). Anything else is refused, naming the fix.
+ */
+async function checkNewRunDir(runDir: string): Promise<void> {
+  if (existsSync(runFile(runDir, 'last'))) throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or pass another --out`);
+  const entries = (await readdir(runDir)).filter((e) => e !== LOCK_FILE && !e.endsWith('.tmp'));
+  if (entries.length === 0) return;
+  const cfg = existsSync(runFile(runDir, 'config')) ? await readJson<{ format?: string }>(runFile(runDir, 'config')).catch(() => null) : null;
+  if (cfg?.format === 'onnxtrain-run/1') return;
+  throw new Error(`${runDir} is not empty and holds no onnxtrain run (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}): pass a new or empty folder with --out`);
+}
+
+/** The run's checkpoint to resume from, with a message that says what to do when there is none. */
+async function resumeCheckpoint(runDir: string, model: string) {
+  if (!existsSync(runFile(runDir, 'last'))) {
+    throw new Error(`${runDir} has no checkpoint yet (it stopped before its first epoch ended): start it again with the same train command and --out ${runDir}`);
+  }
+  return loadCheckpoint<RunMeta>(runFile(runDir, 'last'), { model });
+}
+
+async function openRun(s: TrainSettings, resume: boolean): Promise<OpenRun & { unlock: () => Promise<void> }> {
   await checkDevice(s.device);
   const def = runModelDef(s);
   const frozen = expandFrozen(signature({ def, optimizer: s.optimizer }).all, s.frozen, s.model);
-  const runDir = s.out ?? defaultRunDir(s.model);
-  if (!resume && existsSync(runFile(runDir, 'last'))) throw new Error(`${runDir} already holds a run: continue it with --resume ${runDir}, or pass another --out`);
-  const init = resume ? undefined : s.initWeights ?? (s.init ? await loadInitWeights(s.init) : undefined);
-  const data = await prepareData(datasetOf(s.model), { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log: s.log });
-  const spin = await resolveSpinning(s.spinning, s.threads, { ownWorkers: s.augment ? 1 : 0 });
-  const program = await compile(def, { optimizer: s.optimizer, device: s.device, threads: s.threads, spinning: spin.spinning, frozen, graphKind: s.graphKind, seed: s.seed });
-  let state: FitState;
-  if (resume) {
-    const ck = await loadCheckpoint<RunMeta>(runFile(runDir, 'last'));
-    program.load(ck.weights, ck.optimizerState, ck.meta.step);
-    const { model: _model, ...fitState } = ck.meta;
-    state = fitState;
-    s.log(`Resuming ${runDir} after epoch ${state.epoch}${state.position ? ` and ${state.position.batchesDone} batches` : ''}`);
-  } else {
-    if (init) {
-      const weights = initialWeights(program.signature.all, s.seed);
-      const r = applyInitWeights(weights, init, program.signature.all, s.model);
-      program.load(weights);
-      s.log(`Initial weights from ${s.init ?? 'initWeights'}: ${r.loaded.length} tensors loaded` +
-        (r.replaced.length ? `, new head ${r.replaced.join(', ')} (${def.options?.numClasses} classes)` : '') +
-        (frozen.length ? `; frozen: ${frozen.join(', ')}` : ''));
-    }
-    await mkdir(runDir, { recursive: true });
-    await writeJsonAtomic(runFile(runDir, 'config'), runConfig(s, def));
-    state = initialFitState(s.seed);
+  if (frozen.length && frozen.length === signature({ def, optimizer: s.optimizer }).all.filter((p) => !p.buffer).length) {
+    throw new Error(`--freeze ${s.frozen.join(' ')} freezes every parameter of ${s.model}: nothing would train; freeze fewer`);
   }
-  return { runDir, def, data, program, state, spinWhy: spin.why };
+  if (s.valSize === 0 && s.earlyStopping > 0) throw new Error('--early-stopping needs validation images: drop --val-size 0, or drop --early-stopping');
+  const runDir = s.out ?? defaultRunDir(s.model);
+  await checkWritable(runDir, `--out ${runDir}`);
+  await makeDir(runDir);
+  const unlock = await lockFolder(runDir, resume ? 'train --resume' : 'train');
+  try {
+    const ck = resume ? await resumeCheckpoint(runDir, s.model) : null;
+    if (!ck) await checkNewRunDir(runDir);
+    const init = resume ? undefined : s.initWeights ?? (s.init ? await loadInitWeights(s.init) : undefined);
+    const data = await prepareData(datasetOf(s.model), { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log: s.log });
+    if (data.train.indices.length < s.batchSize) {
+      throw new Error(`only ${data.train.indices.length} training images are left after ${data.val.indices.length} for validation, fewer than one batch of ${s.batchSize}: use more images (--limit), a smaller --val-size or a smaller --batch-size`);
+    }
+    const spin = await resolveSpinning(s.spinning, s.threads, { ownWorkers: s.augment ? 1 : 0 });
+    const program = await compile(def, { optimizer: s.optimizer, device: s.device, threads: s.threads, spinning: spin.spinning, frozen, graphKind: s.graphKind, seed: s.seed });
+    let state: FitState;
+    if (ck) {
+      program.load(ck.weights, ck.optimizerState, ck.meta.step);
+      const { model: _model, ...fitState } = ck.meta;
+      state = fitState;
+      s.log(`Resuming ${runDir} after epoch ${state.epoch}${state.position ? ` and ${state.position.batchesDone} batches` : ''}`);
+    } else {
+      if (init) {
+        const weights = initialWeights(program.signature.all, s.seed);
+        const r = applyInitWeights(weights, init, program.signature.all, s.model);
+        program.load(weights);
+        s.log(`Initial weights from ${s.init ?? 'initWeights'}: ${r.loaded.length} tensors loaded` +
+          (r.replaced.length ? `, new head ${r.replaced.join(', ')} (${def.options?.numClasses} classes)` : '') +
+          (frozen.length ? `; frozen: ${frozen.join(', ')}` : ''));
+      }
+      await writeJsonAtomic(runFile(runDir, 'config'), runConfig(s, def));
+      state = initialFitState(s.seed);
+    }
+    s.log(data.val.indices.length ? `${data.validation[0].toUpperCase()}${data.validation.slice(1)}` : 'No validation images (--val-size 0): best = last, and no early stopping');
+    return { runDir, def, data, program, state, spinWhy: spin.why, unlock };
+  } catch (e) {
+    await unlock();
+    throw e;
+  }
+}
+
+/** "the last good checkpoint is X": only when X exists and its weights are finite. */
+async function lastGood(runDir: string): Promise<string | null> {
+  const last = runFile(runDir, 'last');
+  if (!existsSync(last)) return null;
+  return loadCheckpoint(last, { finite: true }).then(() => last, () => null);
 }
 
 /** The callbacks of a CLI run, in the order they act at each event. */
@@ -96,7 +140,7 @@ function runCallbacks(s: TrainSettings, run: OpenRun): Callback[] {
   const { runDir } = run;
   const threads = s.threads ?? availableParallelism();
   const cbs: Callback[] = [
-    nanStop({ lastGood: (epochs) => (epochs > 0 ? runFile(runDir, 'last') : null) }),
+    nanStop({ lastGood: (epochs) => (epochs > 0 ? lastGood(runDir) : null) }),
     progressBar({ stream: s.progress === null ? null : s.progress ?? process.stderr }),
     checkpoints(runDir, { meta: { model: s.model } }),
     metricsFiles(runDir),
@@ -131,5 +175,6 @@ export async function train(s: TrainSettings, resume?: { dir: string }, signal?:
     return { runDir, history: history.epochs, test, stopped: history.stopped };
   } finally {
     await program.release();
+    await run.unlock();
   }
 }

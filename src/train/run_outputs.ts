@@ -23,7 +23,7 @@ export function runConfig(s: TrainSettings, def: ModelDef) {
     epochs: s.epochs,
     batchSize: s.batchSize,
     seed: s.seed,
-    valSize: s.valSize,
+    valSize: s.valSize ?? null,
     earlyStopping: s.earlyStopping,
     limit: s.limit ?? null,
     frozen: s.frozen,

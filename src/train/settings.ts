@@ -21,8 +21,11 @@ export interface TrainSettings {
   batchSize: number;
   /** Seeds the initial weights, the split, the shuffles and dropout. Default 0. */
   seed: number;
-  /** Validation images taken from the training set. Default 10000 (the reference 50k/10k split). */
-  valSize: number;
+  /**
+   * Validation images taken from the training set (0: none; best = last, no early stopping). Default: the
+   * reference share, 10000 of the official training set, of the images used (all: the 50k/10k split).
+   */
+  valSize?: number;
   /** Stop after this many epochs without a lower validation loss, then restore the best weights. 0 = off. Default 0. */
   earlyStopping: number;
   /** Execution provider. Default 'cpu'. */
@@ -80,7 +83,6 @@ export function defaultTrainSettings(model: ModelName): TrainSettings {
     epochs: defaultEpochs(model),
     batchSize: TRAINING_DEFAULTS.batchSize,
     seed: TRAINING_DEFAULTS.seed,
-    valSize: TRAINING_DEFAULTS.valSize,
     earlyStopping: 0,
     device: 'cpu',
     spinning: 'auto',

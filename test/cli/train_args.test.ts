@@ -24,7 +24,7 @@ test('train arguments become settings; unset options fall to the one set of defa
   assert.deepEqual(settings.options, { kernel: 5 });
   assert.deepEqual(settings.frozen, ['features']);
   const s = resolveSettings({ ...settings, model: 'basic-cnn' });
-  assert.equal(s.valSize, TRAINING_DEFAULTS.valSize);
+  assert.equal(s.valSize, undefined, 'the reference share of the images used (data/prepare.ts validationRule)');
   assert.equal(s.chunkSteps, TRAINING_DEFAULTS.chunkSteps);
   assert.equal(s.epochs, 20);
   assert.equal(resolveSettings({ model: 'cifar10-cnn' }).epochs, 10);

@@ -30,7 +30,7 @@ test('depth experiment: an interrupted run resumes, finished runs are skipped, a
   // 1000 training images in batches of 64: 16 steps per epoch; stopping after 20 lands inside epoch 2.
   await assert.rejects(runExperiment({ ...es, stopAfterSteps: 20 }), (e: Error) => {
     assert.ok(e instanceof ExperimentInterrupted);
-    assert.match(e.message, /run `npm run experiment -- depth` again to continue/);
+    assert.match(e.message, /run `npm run experiment -- depth --out \S+ --epochs 2 --limit 1200 --only simple-mlp medium-mlp` again to continue/);
     return true;
   });
   assert.ok(existsSync(join(root, 'depth/simple-mlp/last.safetensors')));
@@ -46,6 +46,10 @@ test('depth experiment: an interrupted run resumes, finished runs are skipped, a
   assert.deepEqual(third.skipped, ['simple-mlp', 'medium-mlp']);
   assert.deepEqual([...third.trained, ...third.resumed], []);
   assert.equal(statSync(join(root, 'depth/medium-mlp/last.safetensors')).mtimeMs, stamp, 'a finished run was trained again');
+
+  // A rerun with another seed or fewer epochs would mix runs in one report: refused, naming the fix.
+  await assert.rejects(runExperiment({ ...es, seed: 3 }), /simple-mlp was trained with --seed 0: pass the same --seed, or another --out/);
+  await assert.rejects(runExperiment({ ...es, epochs: 1 }), /simple-mlp was trained with --epochs 2: pass the same --epochs, or another --out/);
 
   const md = readFileSync(join(root, 'depth/report.md'), 'utf8');
   const html = readFileSync(join(root, 'depth/report.html'), 'utf8');

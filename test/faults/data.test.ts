@@ -55,7 +55,10 @@ test('an unreadable --data-dir is refused (run as nobody, since root reads every
   chmodSync(dir, 0o755);
   const locked = join(dir, 'locked');
   mkdirSync(locked, { mode: 0o000 });
-  const asNobody = cli(['train', 'simple-mlp', '--data-dir', locked, '--limit', '60', '--out', join(dir, 'o')], { uid: 65534, gid: 65534 });
+  const out = join(dir, 'o');
+  mkdirSync(out, { mode: 0o777 });
+  chmodSync(out, 0o777);
+  const asNobody = cli(['train', 'simple-mlp', '--data-dir', locked, '--limit', '60', '--out', out], { uid: 65534, gid: 65534 });
   assertRefused(asNobody, /^onnxtrain: --data-dir .*locked is not readable \(EACCES\): give read permission \(chmod a\+rx .*locked\), or pass the folder/);
 });
 

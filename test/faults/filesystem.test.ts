@@ -101,7 +101,6 @@ test('a file where the output folder should be: checkWritable names it', async (
 
 test('train --out on a read-only file system names the fix before loading the data', {
   skip: noMount || noData,
-  todo: 'the trainer (not this module) is to call checkWritable(out, "--out ...") before loading the data',
 }, (t) => {
   const dir = tmpfs(t);
   remountReadOnly(dir);
