@@ -17,6 +17,11 @@ export interface GraphSet {
   graph(name: GraphName): Graph;
   /** eval.onnx with these weights as initializers: the deployable model. */
   evalWith(weights: Map<string, Tensor>): Graph;
+  /**
+   * The graph as a session on `device` runs it: the portable graph, lowered for the device where a
+   * lowering exists (the device lowerings live in src/program/lowering). The artifacts stay portable.
+   */
+  graphFor(name: GraphName, device: string): Graph;
 }
 
 const BUILDERS: Record<GraphName, (c: graphs.Compiled) => Graph> = {
@@ -40,5 +45,8 @@ export function compileGraphSet(settings: GraphSettings): GraphSet {
       return g;
     },
     evalWith: (weights) => graphs.buildEvalGraph(compiled, weights),
+    graphFor(name, _device) {
+      return this.graph(name);
+    },
   };
 }

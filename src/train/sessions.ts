@@ -59,9 +59,9 @@ export class TrainSessions {
 
   static async create(set: GraphSet, s: SessionSettings & { graphKind: GraphKind }): Promise<TrainSessions> {
     const models = {
-      trainLoop: s.graphKind === 'loop' ? encodeModel(set.graph('train_loop')) : null,
-      trainStep: encodeModel(set.graph('train_step')),
-      validation: encodeModel(set.graph('validation')),
+      trainLoop: s.graphKind === 'loop' ? encodeModel(set.graphFor('train_loop', s.device)) : null,
+      trainStep: encodeModel(set.graphFor('train_step', s.device)),
+      validation: encodeModel(set.graphFor('validation', s.device)),
     };
     const r = new TrainSessions(set.signature, models, s);
     await r.open();
