@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -62,6 +62,12 @@ test('npm pack -> install in a fresh project -> a TypeScript file trains with th
 
   writeFileSync(join(app, 'train.ts'), USER_CODE);
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  // The README's example type-checks against the installed package as it is written there.
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const example = /## As a library[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(example, 'README has a TypeScript example under "As a library"');
+  writeFileSync(join(app, 'readme_example.ts'), example);
+  run(process.execPath, [tsc, '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', 'readme_example.ts'], app);
   run(process.execPath, [tsc, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', 'train.ts'], app);
   run(process.execPath, ['train.js'], app);
   const r = JSON.parse(spawnSync('cat', [join(app, 'result.json')], { encoding: 'utf8' }).stdout);
