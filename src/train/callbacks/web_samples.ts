@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { RawSplit } from '../../data/dataset.js';
-import { writeSampleImages } from '../../web/samples.js';
+import { writeSampleImages } from '../../report/samples.js';
 import type { Callback } from './callback.js';
 
 export interface WebSamplesSettings {

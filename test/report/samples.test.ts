@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { preprocess } from '../../src/predict/preprocess.js';
-import { writeSampleImages } from '../../src/web/samples.js';
+import { writeSampleImages } from '../../src/report/samples.js';
 import { seeded } from '../helpers/run_fixture.js';
 
 test('sample PNGs hold the dataset pixels exactly, one per class in class order', async () => {
