@@ -1,5 +1,4 @@
 /** Writes a graph set to disk: graphs/<model>/ with every graph, the initial checkpoint and manifest.json. */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultEpochs } from '../data/datasets.js';
 import type { Graph, ValueInfo } from '../graph/ir.js';
@@ -11,7 +10,7 @@ import { defaultOptimizerSettings, type OptimizerSettings } from '../optim/index
 import { compileGraphSet, GRAPH_NAMES, type GraphSet } from '../program/compile.js';
 import { TRAINING_DEFAULTS } from '../program/defaults.js';
 import { stateSpecs, zeroState } from '../program/signature.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
+import { checkWritable, makeDir, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { saveCheckpoint } from './checkpoint.js';
 
 export const GRAPH_FILES = GRAPH_NAMES.map((g) => `${g}.onnx`);
@@ -58,7 +57,8 @@ export async function writeGraphSet(set: GraphSet, outDir: string, seed: number 
   const sig = set.signature;
   const weights = initialWeights(sig.all, seed);
   const graphs: Record<string, Graph> = Object.fromEntries(GRAPH_NAMES.map((g) => [`${g}.onnx`, g === 'eval' ? set.evalWith(weights) : set.graph(g)]));
-  await mkdir(outDir, { recursive: true });
+  await checkWritable(outDir, `--out ${outDir}`);
+  await makeDir(outDir);
   const metadata = { model: set.settings.def.name, options: JSON.stringify(set.settings.def.options ?? {}) };
   for (const [file, g] of Object.entries(graphs)) await writeFileAtomic(join(outDir, file), encodeModel(g, { metadata }));
   await saveCheckpoint(join(outDir, 'checkpoint.safetensors'), { weights, optimizerState: zeroState(sig), meta: { model: set.settings.def.name, seed, epoch: 0, step: 0 } });

@@ -9,17 +9,18 @@ import { buildCli } from './cli.js';
 
 const controller = new AbortController();
 let stopCode = 0;
+let handled = false;
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.on(sig, () => {
-    if (controller.signal.aborted) process.exit(stopCode);
+    if (controller.signal.aborted || !handled) process.exit(stopCode || code);
     stopCode = code;
-    process.stderr.write('\nstopping: training saves after its current chunk (press Ctrl-C again to quit at once, without saving)\n');
+    process.stderr.write('\nstopping after the current chunk of work, saving first (press Ctrl-C again to quit at once, without saving)\n');
     controller.abort();
   });
 }
 
 try {
-  await buildCli(hideBin(process.argv), { signal: controller.signal }).parseAsync();
+  await buildCli(hideBin(process.argv), { signal: controller.signal, handlesStop: () => (handled = true) }).parseAsync();
   if (stopCode) process.exitCode = stopCode;
 } catch (e) {
   const err = e as Error;

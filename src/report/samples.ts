@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { makeDir } from '../util/fsx.js';
 import path from 'node:path';
 import sharp from 'sharp';
 
@@ -30,7 +30,7 @@ export async function writeSampleImages(settings: SampleImagesSettings): Promise
     const k = labels[i];
     if (picked[k] && picked[k].length < perClass) picked[k].push(i);
   }
-  await mkdir(dir, { recursive: true });
+  await makeDir(dir);
   const written: string[] = [];
   let n = 0;
   for (const [k, indices] of picked.entries()) {

@@ -45,16 +45,22 @@ export async function writeFileAtomic(path: string, data: FileContent): Promise<
 }
 
 /**
- * `mkdir -p` that reports the real cause: Node's recursive mkdir says ENOENT where a parent is on a
- * read-only file system (EROFS) or forbidden (EACCES), so on ENOENT the folders are made one by one.
+ * `mkdir -p`, one folder at a time, so the error is the real cause: Node's recursive mkdir says ENOENT
+ * where a parent is read-only (EROFS) or forbidden (EACCES), and never returns under /proc.
  */
 export async function makeDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(dir) === dir) throw err;
-    await makeDir(dirname(dir));
-    await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    const s = await stat(d).catch(() => null);
+    if (s) {
+      if (!s.isDirectory()) throw Object.assign(new Error(`${d} is not a folder`), { code: 'ENOTDIR' });
+      break;
+    }
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    await mkdir(d).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
   }

@@ -34,6 +34,7 @@ export const experimentCommand = (ctx: CliContext): CommandModule<object, Experi
     const unknown = (a.only ?? []).find((o) => !exp.variants.some((v) => v.name === o));
     if (unknown !== undefined) throw new UsageError(`--only ${unknown}: experiment '${exp.name}' has no such variant; use ${exp.variants.map((v) => v.name).join(', ')}`);
     const { runExperiment } = await import('../../experiments/run.js');
+    ctx.handlesStop();
     await runExperiment({
       name: exp.name,
       epochs: optional(a.epochs, (v) => positiveInt('epochs', v)),

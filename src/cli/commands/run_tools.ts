@@ -69,6 +69,7 @@ export const serveCommand = (ctx: CliContext): CommandModule<object, ServeArgs> 
     const port = optional(a.port, (v) => nonNegativeInt('port', v)) ?? 8080;
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${a.port}`);
     const { serve } = await import('../../web/serve.js');
+    ctx.handlesStop();
     const server = await serve({ dir: a.dir, port });
     console.log(`Serving ${a.dir} at ${server.url} (Ctrl-C to stop)`);
     await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => void server.close().then(resolve), { once: true }));

@@ -118,6 +118,7 @@ export const trainCommand = (ctx: CliContext): CommandModule<object, TrainArgs> 
   builder: trainOptions as unknown as CommandModule<object, TrainArgs>['builder'],
   handler: async (a) => {
     const { settings, resume } = trainArgsToSettings(a);
+    ctx.handlesStop();
     const { resolveSettings, resumeSettings } = await import('../../train/resolve_settings.js');
     const { train } = await import('../../train/run.js');
     const s = resume ? await resumeSettings(resume, settings) : resolveSettings(settings as Partial<TrainSettings> & Pick<TrainSettings, 'model'>);
