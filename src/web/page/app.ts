@@ -4,8 +4,8 @@ import { topK, type TopClass } from '../../predict/top_k.js';
 import { bitmapPixels, decodeBlob } from './decode.js';
 import { drawingPad } from './draw.js';
 import { parsePageConfig, type PageConfig } from './page_config.js';
-import { loadModel, type LoadedModel } from './runtime.js';
-import { $, BACKEND_NAMES, clearResult, showBackend, showError, showInput, showResult } from './view.js';
+import { chooseBackend, gpuKind, loadModel, type LoadedModel } from './runtime.js';
+import { $, BACKEND_NAMES, clearResult, enableControls, showBackend, showError, showInput, showNotice, showProgress, showResult } from './view.js';
 
 /** The last classification, for tests and the curious (window.__lastPrediction). */
 export interface PagePrediction {
@@ -22,15 +22,20 @@ export interface PageState {
   backend?: string;
   /** The latest error shown on the page, if any. */
   error?: string;
+  /** The standing notice, e.g. why the page runs on another backend than asked for. */
+  notice?: string;
 }
 
 declare global {
   interface Window {
     __lastPrediction?: PagePrediction;
     __pageState: PageState;
+    /** Set as this module starts; index.html's classic script reports a page whose module never ran. */
+    __pageStarted?: boolean;
   }
 }
 
+window.__pageStarted = true;
 window.__pageState = { status: 'loading' };
 
 let config: PageConfig;
@@ -165,15 +170,21 @@ async function start(): Promise<void> {
   $('title').textContent = `${config.model} · ${config.classNames.length} classes`;
   $('subtitle').textContent = `Input ${config.inputShape[1]}×${config.inputShape[2]} ${config.inputShape[0] === 1 ? 'greyscale' : 'colour'}; runs entirely in your browser.`;
   try {
-    model = await loadModel(config.runtime, config.modelFile);
+    const choice = chooseBackend(new URLSearchParams(location.search).get('backend'), await gpuKind());
+    showProgress(0);
+    model = await loadModel(config, choice, showProgress);
   } catch (e) {
+    showProgress(null);
     showBackend('Model failed to load', 'error');
     window.__pageState = { status: 'error' };
     return fail((e as Error).message);
   }
+  showProgress(null);
   showBackend(BACKEND_NAMES[model.backend] ?? model.backend, 'ready');
+  if (model.note) showNotice(model.note);
   wireInputs();
-  window.__pageState = { status: 'ready', backend: model.backend };
+  enableControls(true);
+  window.__pageState = { status: 'ready', backend: model.backend, ...(model.note ? { notice: model.note } : {}) };
 }
 
 void start();

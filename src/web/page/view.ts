@@ -15,6 +15,27 @@ export function showBackend(text: string, state: 'loading' | 'ready' | 'error'):
   badge.dataset.state = state;
 }
 
+/** Download progress under the badge; null hides it. */
+export function showProgress(fraction: number | null): void {
+  const bar = $('progress') as HTMLProgressElement;
+  bar.hidden = fraction === null;
+  if (fraction !== null) bar.value = fraction;
+  if (fraction !== null) showBackend(`Loading model… ${Math.floor(fraction * 100)} %`, 'loading');
+}
+
+/** Turn the input controls on (ready) or visibly off (loading, or the model failed). */
+export function enableControls(on: boolean): void {
+  ($('controls') as HTMLFieldSetElement).disabled = !on;
+  $('controls-note').hidden = on;
+}
+
+/** A standing line of information (not an error), e.g. why the page runs on another backend. */
+export function showNotice(message: string | null): void {
+  const notice = $('notice');
+  notice.hidden = message === null;
+  notice.textContent = message ?? '';
+}
+
 export function showError(message: string | null): void {
   const banner = $('error');
   banner.hidden = message === null;
