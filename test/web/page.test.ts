@@ -9,7 +9,7 @@ import { exportWeb } from '../../src/web/export.js';
 import { serve, type Server } from '../../src/web/serve.js';
 import { launchChromium } from '../helpers/browser.js';
 import { makeRunFixture, writeTestImage } from '../helpers/run_fixture.js';
-import { recordWire } from './wire.js';
+import { dropFiles, recordWire } from './page_helpers.js';
 
 const ARTIFACTS = path.resolve('test-artifacts');
 const TOL = 1e-5;
@@ -173,6 +173,23 @@ test('a colour (3-channel) model gives the same numbers in the page as in Node',
     await p.close();
     await colourServer.close();
   }
+});
+
+test('several dropped files are each classified into a gallery; a drop outside the box stays on the page', async () => {
+  const url = page.url();
+  await page.evaluate(() => (window.__predictions = undefined));
+  await dropFiles(page, 'footer', fixture.samples);
+  await page.waitForFunction((n) => window.__predictions?.length === n || window.__pageState.error, fixture.samples.length, { timeout: 20_000 });
+  assert.equal(page.url(), url);
+  const node = await predict({ run: fixture.dir, images: fixture.samples });
+  const got = await page.evaluate(() => window.__predictions!);
+  assert.deepEqual(got.map((g) => g.source), fixture.samples.map((f) => path.basename(f)));
+  got.forEach((g, i) => assertClose(g.probabilities, node[i].probabilities, `dropped ${g.source}`));
+  assert.equal(await page.locator('#gallery li').count(), fixture.samples.length);
+  assert.match((await page.textContent('#gallery li:first-child'))!, new RegExp(node[0].top[0].label));
+  // One file after that is an ordinary result again.
+  await resultAfter(path.basename(fixture.samples[0]), () => page.setInputFiles('#file', fixture.samples[0]));
+  assert.equal(await page.isVisible('#gallery'), false);
 });
 
 test('a file that is not an image gets a clear message', async () => {

@@ -5,7 +5,10 @@ import { bitmapPixels, decodeBlob } from './decode.js';
 import { drawingPad } from './draw.js';
 import { parsePageConfig, type PageConfig } from './page_config.js';
 import { chooseBackend, gpuKind, loadModel, type LoadedModel } from './runtime.js';
-import { $, BACKEND_NAMES, clearResult, enableControls, showBackend, showError, showInput, showNotice, showProgress, showResult } from './view.js';
+import {
+  $, addToGallery, BACKEND_NAMES, clearGallery, clearResult, enableControls, showBackend, showError, showInput, showNotice, showProgress,
+  showResult, showWaiting,
+} from './view.js';
 
 /** The last classification, for tests and the curious (window.__lastPrediction). */
 export interface PagePrediction {
@@ -30,6 +33,8 @@ declare global {
   interface Window {
     __lastPrediction?: PagePrediction;
     __pageState: PageState;
+    /** Every result of the latest group of several files, in order. */
+    __predictions?: PagePrediction[];
     /** Set as this module starts; index.html's classic script reports a page whose module never ran. */
     __pageStarted?: boolean;
   }
@@ -41,8 +46,12 @@ window.__pageState = { status: 'loading' };
 let config: PageConfig;
 let model: LoadedModel;
 let last: { image: RgbaImage; source: string } | null = null;
-let queue: Promise<void> = Promise.resolve();
 let busy = false;
+/** Opens once the model is ready: input that arrives earlier (a drop) waits here instead of being lost. */
+let markReady!: () => void;
+let queue: Promise<void> = new Promise((resolve) => (markReady = resolve));
+/** Results of the latest group of files, for the gallery; reset when a new group starts. */
+let group: PagePrediction[] = [];
 
 function fail(message: string): void {
   window.__pageState = { ...window.__pageState, error: message };
@@ -58,7 +67,7 @@ function pixelSettings(): PixelSettings {
   };
 }
 
-async function run(image: RgbaImage, source: string): Promise<void> {
+async function run(image: RgbaImage, source: string, inGroup: boolean): Promise<void> {
   const settings = pixelSettings();
   const input = imageToInput(image, settings);
   const { ort, session, backend } = model;
@@ -68,19 +77,29 @@ async function run(image: RgbaImage, source: string): Promise<void> {
   const ms = performance.now() - t0;
   const probabilities = Array.from(out[PROBABILITIES].data as Float32Array);
   const top = topK(probabilities, 3, config.classNames);
-  showInput(inputToRgba(input, settings));
+  const seen = inputToRgba(input, settings);
+  showInput(seen);
   showResult(source, top, ms, backend);
   showError(null);
-  window.__lastPrediction = { source, probabilities, top, ms, backend, invert: settings.invert ?? false };
+  const prediction = { source, probabilities, top, ms, backend, invert: settings.invert ?? false };
+  if (inGroup) {
+    group.push(prediction);
+    addToGallery(source, seen, top[0]);
+    window.__predictions = [...group];
+  } else if (group.length) {
+    group = [];
+    clearGallery();
+  }
+  window.__lastPrediction = prediction;
 }
 
-/** Classify one image; runs one at a time, since a session runs one request at a time. */
-function classify(image: RgbaImage, source: string): Promise<void> {
+/** Classify one image after those before it (a session runs one request at a time) and after the model is ready. */
+function classify(image: RgbaImage, source: string, inGroup = false): Promise<void> {
   last = { image, source };
   queue = queue.then(async () => {
     busy = true;
     try {
-      await run(image, source);
+      await run(image, source, inGroup);
     } catch (e) {
       fail(`Could not classify ${source}: ${(e as Error).message}`);
     } finally {
@@ -90,32 +109,52 @@ function classify(image: RgbaImage, source: string): Promise<void> {
   return queue;
 }
 
-async function classifyBlob(blob: Blob, name: string): Promise<void> {
+async function classifyBlob(blob: Blob, name: string, inGroup = false): Promise<void> {
   try {
-    await classify(await decodeBlob(blob, name), name);
+    await classify(await decodeBlob(blob, name), name, inGroup);
   } catch (e) {
     fail((e as Error).message);
   }
 }
 
-function wireInputs(): void {
-  const file = $('file') as HTMLInputElement;
-  file.addEventListener('change', () => {
-    const f = file.files?.[0];
-    if (f) void classifyBlob(f, f.name);
-    file.value = '';
-  });
+/** Each of several files in turn, into the gallery; one file is an ordinary result. */
+async function classifyFiles(files: File[]): Promise<void> {
+  if (files.length === 0) return;
+  if (window.__pageState.status === 'error') return fail('The model did not load, so images cannot be classified; see the message above.');
+  if (window.__pageState.status === 'loading') showWaiting(files.length === 1 ? files[0].name : `${files.length} files`);
+  const inGroup = files.length > 1;
+  if (inGroup) {
+    group = [];
+    clearGallery();
+  }
+  for (const f of files) await classifyBlob(f, f.name, inGroup);
+}
+
+/**
+ * Drops land anywhere on the page (never navigating away from it); a drop while the model loads is
+ * queued and classified when it is ready.
+ */
+function wireDrops(): void {
   const drop = $('drop');
-  drop.addEventListener('dragover', (e) => {
+  document.addEventListener('dragover', (e) => {
     e.preventDefault();
     drop.classList.add('over');
   });
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => {
+  document.addEventListener('dragleave', (e) => {
+    if (!e.relatedTarget) drop.classList.remove('over');
+  });
+  document.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    const f = e.dataTransfer?.files[0];
-    if (f) void classifyBlob(f, f.name);
+    void classifyFiles(Array.from(e.dataTransfer?.files ?? []));
+  });
+}
+
+function wireInputs(): void {
+  const file = $('file') as HTMLInputElement;
+  file.addEventListener('change', () => {
+    void classifyFiles(Array.from(file.files ?? []));
+    file.value = '';
   });
 
   const canvas = $('pad') as HTMLCanvasElement;
@@ -185,6 +224,8 @@ async function start(): Promise<void> {
   wireInputs();
   enableControls(true);
   window.__pageState = { status: 'ready', backend: model.backend, ...(model.note ? { notice: model.note } : {}) };
+  markReady();
 }
 
+wireDrops();
 void start();

@@ -74,7 +74,39 @@ export function showResult(source: string, top: TopClass[], ms: number, backend:
 }
 
 export function clearResult(): void {
+  clearGallery();
   $('source').textContent = 'No image yet';
   $('bars').replaceChildren();
   $('timing').textContent = '';
+}
+
+/** An input that waits for the model. */
+export function showWaiting(what: string): void {
+  $('source').textContent = `${what}: waiting for the model to load…`;
+}
+
+/** One small result of a group of files: what the model saw, the top class and its probability. */
+export function addToGallery(source: string, seen: RgbaImage, top: TopClass): void {
+  const gallery = $('gallery');
+  gallery.hidden = false;
+  const li = document.createElement('li');
+  const canvas = document.createElement('canvas');
+  canvas.width = seen.width;
+  canvas.height = seen.height;
+  canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(seen.data), seen.width, seen.height), 0, 0);
+  canvas.setAttribute('aria-hidden', 'true');
+  const text = document.createElement('div');
+  const name = document.createElement('span');
+  name.className = 'gallery-name';
+  name.textContent = source;
+  const label = document.createElement('b');
+  label.textContent = `${top.label} ${(top.probability * 100).toFixed(1)}%`;
+  text.append(name, label);
+  li.append(canvas, text);
+  gallery.append(li);
+}
+
+export function clearGallery(): void {
+  $('gallery').replaceChildren();
+  $('gallery').hidden = true;
 }

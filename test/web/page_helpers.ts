@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 
 export interface WireLog {
@@ -22,4 +24,15 @@ export async function recordWire(page: Page): Promise<WireLog> {
     if (r) log.requests.push({ ...r, bytes: e.encodedDataLength });
   });
   return log;
+}
+
+/** Drop files on `selector` as a user dragging them from the desktop would. */
+export async function dropFiles(p: Page, selector: string, files: string[]): Promise<void> {
+  const payload = await Promise.all(files.map(async (f) => ({ name: path.basename(f), bytes: [...(await readFile(f))] })));
+  const dataTransfer = await p.evaluateHandle((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([new Uint8Array(f.bytes)], f.name));
+    return dt;
+  }, payload);
+  await p.dispatchEvent(selector, 'drop', { dataTransfer });
 }
