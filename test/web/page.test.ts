@@ -9,6 +9,7 @@ import { exportWeb } from '../../src/web/export.js';
 import { serve, type Server } from '../../src/web/serve.js';
 import { launchChromium } from '../helpers/browser.js';
 import { makeRunFixture, writeTestImage } from '../helpers/run_fixture.js';
+import { hugePngHeader } from '../predict/huge_png.js';
 import { dropFiles, recordWire } from './page_helpers.js';
 
 const ARTIFACTS = path.resolve('test-artifacts');
@@ -206,6 +207,32 @@ test('a file that is not an image gets a clear message', async () => {
     await page.setInputFiles('#file', fixture.samples[0]);
   });
   assert.equal(await page.isVisible('#error'), false);
+});
+
+test('an image over the pixel limit and an SVG are refused at once, each with the reason and the fix', async () => {
+  const huge = path.join(tmp, 'poster.png');
+  await writeFile(huge, hugePngHeader(20000, 20000));
+  const svg = path.join(tmp, 'logo.svg');
+  await writeFile(svg, '<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><circle cx="14" cy="14" r="9" fill="#fff"/></svg>');
+  for (const [file, message] of [
+    [huge, /“poster\.png” is 20000×20000 \(400 megapixels\); images up to 50 megapixels can be classified\. Shrink it first/],
+    [svg, /“logo\.svg” is an SVG drawing; this page classifies pixel images\. Export it as a PNG first/],
+  ] as const) {
+    await page.evaluate(() => (window.__pageState.error = undefined));
+    const t0 = Date.now();
+    await page.setInputFiles('#file', file);
+    await page.waitForFunction(() => window.__pageState.error, null, { timeout: 5_000 });
+    assert.ok(Date.now() - t0 < 2000, `${file}: ${Date.now() - t0} ms`);
+    assert.match((await page.textContent('#error'))!, message);
+  }
+});
+
+test('the time shown includes preprocessing', async () => {
+  await page.evaluate(() => (window.__pageState.error = undefined));
+  await resultAfter(path.basename(fixture.samples[1]), () => page.setInputFiles('#file', fixture.samples[1]));
+  const last = await page.evaluate(() => window.__lastPrediction!);
+  assert.ok(last.preprocessMs > 0);
+  assert.match((await page.textContent('#timing'))!, /^Preprocessing \d+\.\d ms, inference \d+\.\d ms on WebAssembly \(CPU\)$/);
 });
 
 test('a model that fails to load is reported on the page', async () => {

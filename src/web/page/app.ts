@@ -15,7 +15,9 @@ export interface PagePrediction {
   source: string;
   probabilities: number[];
   top: TopClass[];
+  /** Inference time, and decoding plus preprocessing before it, in milliseconds. */
   ms: number;
+  preprocessMs: number;
   backend: string;
   invert: boolean;
 }
@@ -67,9 +69,11 @@ function pixelSettings(): PixelSettings {
   };
 }
 
-async function run(image: RgbaImage, source: string, inGroup: boolean): Promise<void> {
+async function run(image: RgbaImage, source: string, inGroup: boolean, decodeMs: number): Promise<void> {
   const settings = pixelSettings();
+  const tPrep = performance.now();
   const input = imageToInput(image, settings);
+  const preprocessMs = decodeMs + performance.now() - tPrep;
   const { ort, session, backend } = model;
   const feed = new ort.Tensor('float32', input, [1, ...config.inputShape]);
   const t0 = performance.now();
@@ -79,9 +83,9 @@ async function run(image: RgbaImage, source: string, inGroup: boolean): Promise<
   const top = topK(probabilities, 3, config.classNames);
   const seen = inputToRgba(input, settings);
   showInput(seen);
-  showResult(source, top, ms, backend);
+  showResult(source, top, ms, preprocessMs, backend);
   showError(null);
-  const prediction = { source, probabilities, top, ms, backend, invert: settings.invert ?? false };
+  const prediction = { source, probabilities, top, ms, preprocessMs, backend, invert: settings.invert ?? false };
   if (inGroup) {
     group.push(prediction);
     addToGallery(source, seen, top[0]);
@@ -94,12 +98,12 @@ async function run(image: RgbaImage, source: string, inGroup: boolean): Promise<
 }
 
 /** Classify one image after those before it (a session runs one request at a time) and after the model is ready. */
-function classify(image: RgbaImage, source: string, inGroup = false): Promise<void> {
+function classify(image: RgbaImage, source: string, inGroup = false, decodeMs = 0): Promise<void> {
   last = { image, source };
   queue = queue.then(async () => {
     busy = true;
     try {
-      await run(image, source, inGroup);
+      await run(image, source, inGroup, decodeMs);
     } catch (e) {
       fail(`Could not classify ${source}: ${(e as Error).message}`);
     } finally {
@@ -111,7 +115,9 @@ function classify(image: RgbaImage, source: string, inGroup = false): Promise<vo
 
 async function classifyBlob(blob: Blob, name: string, inGroup = false): Promise<void> {
   try {
-    await classify(await decodeBlob(blob, name), name, inGroup);
+    const t0 = performance.now();
+    const image = await decodeBlob(blob, name);
+    await classify(image, name, inGroup, performance.now() - t0);
   } catch (e) {
     fail((e as Error).message);
   }

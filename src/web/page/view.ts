@@ -50,7 +50,7 @@ export function showInput(img: RgbaImage): void {
   canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
 }
 
-export function showResult(source: string, top: TopClass[], ms: number, backend: string): void {
+export function showResult(source: string, top: TopClass[], ms: number, preprocessMs: number, backend: string): void {
   $('source').textContent = source;
   const bars = $('bars');
   bars.replaceChildren(...top.map((t) => {
@@ -70,7 +70,7 @@ export function showResult(source: string, top: TopClass[], ms: number, backend:
     li.append(label, bar);
     return li;
   }));
-  $('timing').textContent = `Inference ${ms.toFixed(1)} ms on ${BACKEND_NAMES[backend] ?? backend}`;
+  $('timing').textContent = `Preprocessing ${preprocessMs.toFixed(1)} ms, inference ${ms.toFixed(1)} ms on ${BACKEND_NAMES[backend] ?? backend}`;
 }
 
 export function clearResult(): void {
