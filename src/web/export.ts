@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import { decodeImage } from '../predict/preprocess.js';
 import { loadRun } from '../predict/run_files.js';
 import type { PageConfig } from './page/page_config.js';
+import { classSlug } from './samples.js';
 
 export interface ExportWebSettings {
   /** Training run folder (model.onnx + config.json), or a model.onnx with config.json beside it. */
@@ -173,6 +174,16 @@ async function checkReplaceable(out: string): Promise<void> {
   }
 }
 
+/** The run's test accuracy from results.json ({ test: { acc } }), if it has one. */
+async function readTestAccuracy(runDir: string): Promise<number | undefined> {
+  try {
+    const acc = (JSON.parse(await readFile(path.join(runDir, 'results.json'), 'utf8')) as { test?: { acc?: unknown } }).test?.acc;
+    return typeof acc === 'number' && acc >= 0 && acc <= 1 ? acc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function findSamples(runDir: string, given: string[] | undefined, max: number): Promise<string[]> {
   if (given) return given.slice(0, max);
   const dir = path.join(runDir, 'samples');
@@ -228,7 +239,17 @@ export async function exportWeb(settings: ExportWebSettings): Promise<ExportWebR
       samples.push(`samples/${name}`);
     }
     const modelBytes = (await stat(run.modelPath)).size;
-    const page: PageConfig = { ...run.config, modelFile: 'model.onnx', modelBytes, runtime, samples };
+    const slugs = run.config.classNames.map(classSlug);
+    // writeSampleImages names each sample `<index>-<class slug>.png`: the class it truly is.
+    const sampleLabels = samples.map((src) => {
+      const m = path.basename(src).match(/^\d+-(.+)\.[a-z]+$/i);
+      const k = m ? slugs.indexOf(m[1].toLowerCase()) : -1;
+      return k >= 0 ? k : null;
+    });
+    const testAccuracy = await readTestAccuracy(run.dir);
+    const page: PageConfig = {
+      ...run.config, modelFile: 'model.onnx', modelBytes, runtime, samples, sampleLabels, ...(testAccuracy === undefined ? {} : { testAccuracy }),
+    };
     await writeFile(path.join(tmp, 'config.json'), JSON.stringify(page, null, 2) + '\n');
     const written = await listFiles(tmp);
     if (compress) written.push(...(await precompress(tmp, written)));

@@ -52,6 +52,8 @@ let busy = false;
 /** Opens once the model is ready: input that arrives earlier (a drop) waits here instead of being lost. */
 let markReady!: () => void;
 let queue: Promise<void> = new Promise((resolve) => (markReady = resolve));
+/** The true class of each sample, by the name the page shows for it. */
+const truths = new Map<string, number | null>();
 /** Results of the latest group of files, for the gallery; reset when a new group starts. */
 let group: PagePrediction[] = [];
 
@@ -80,10 +82,13 @@ async function run(image: RgbaImage, source: string, inGroup: boolean, decodeMs:
   const out = await session.run({ [INPUT]: feed });
   const ms = performance.now() - t0;
   const probabilities = Array.from(out[PROBABILITIES].data as Float32Array);
-  const top = topK(probabilities, 3, config.classNames);
+  const ranked = topK(probabilities, config.classNames.length, config.classNames);
+  const top = ranked.slice(0, 3);
   const seen = inputToRgba(input, settings);
   showInput(seen);
-  showResult(source, top, ms, preprocessMs, backend);
+  const truth = truths.get(source) ?? null;
+  showResult(source, ranked, ms, preprocessMs, backend, truth === null ? null : config.classNames[truth]);
+  if (truth !== null) markSample(source, ranked[0].index === truth);
   showError(null);
   const prediction = { source, probabilities, top, ms, preprocessMs, backend, invert: settings.invert ?? false };
   if (inGroup) {
@@ -182,15 +187,18 @@ function wireInputs(): void {
 
   if (config.samples.length > 0) {
     $('samples-block').hidden = false;
-    $('samples').replaceChildren(...config.samples.map((src) => {
+    $('samples').replaceChildren(...config.samples.map((src, i) => {
       const name = src.split('/').pop()!;
+      const label = config.sampleLabels[i];
+      truths.set(name, label);
       const button = document.createElement('button');
       button.type = 'button';
-      button.title = name;
+      button.title = label === null ? `Sample ${name}` : `Sample: ${config.classNames[label]}`;
+      button.setAttribute('aria-label', button.title);
       button.dataset.sample = name;
       const img = document.createElement('img');
       img.src = src;
-      img.alt = name;
+      img.alt = '';
       button.append(img);
       button.addEventListener('click', async () => {
         const response = await fetch(src);
@@ -200,6 +208,16 @@ function wireInputs(): void {
       return button;
     }));
   }
+}
+
+/** Mark a sample button right or wrong after the model classified it. */
+function markSample(name: string, right: boolean): void {
+  const button = document.querySelector<HTMLButtonElement>(`#samples button[data-sample="${CSS.escape(name)}"]`);
+  if (!button) return;
+  button.dataset.verdict = right ? 'right' : 'wrong';
+  const label = button.title.replace(/ \((right|wrong)\)$/, '');
+  button.title = `${label} (${right ? 'right' : 'wrong'})`;
+  button.setAttribute('aria-label', button.title);
 }
 
 async function start(): Promise<void> {
@@ -213,7 +231,8 @@ async function start(): Promise<void> {
     return fail((e as Error).message);
   }
   $('title').textContent = `${config.model} · ${config.classNames.length} classes`;
-  $('subtitle').textContent = `Input ${config.inputShape[1]}×${config.inputShape[2]} ${config.inputShape[0] === 1 ? 'greyscale' : 'colour'}; runs entirely in your browser.`;
+  const accuracy = config.testAccuracy === undefined ? '' : `; ${(config.testAccuracy * 100).toFixed(1)} % right on the test set`;
+  $('subtitle').textContent = `Input ${config.inputShape[1]}×${config.inputShape[2]} ${config.inputShape[0] === 1 ? 'greyscale' : 'colour'}${accuracy}; runs entirely in your browser.`;
   try {
     const choice = chooseBackend(new URLSearchParams(location.search).get('backend'), await gpuKind());
     showProgress(0);

@@ -20,6 +20,10 @@ export interface PageConfig extends RunConfig {
   runtime: { wasm: RuntimeBuild; webgpu: RuntimeBuild };
   /** Sample images, relative to the page. */
   samples: string[];
+  /** The true class of each sample where its file name says it (`03-dress.png`), else null. */
+  sampleLabels: (number | null)[];
+  /** Accuracy on the test set (0..1), from the run's results.json, when it has one. */
+  testAccuracy?: number;
 }
 
 export function parsePageConfig(value: unknown, source: string): PageConfig {
@@ -38,5 +42,11 @@ export function parsePageConfig(value: unknown, source: string): PageConfig {
     return { module: str(b, 'module', `runtime.${name}.module`), binary: str(b, 'binary', `runtime.${name}.binary`), bytes: size(b, 'bytes', `runtime.${name}.bytes`) };
   };
   const samples = Array.isArray(v.samples) ? v.samples.filter((s): s is string => typeof s === 'string') : [];
-  return { ...run, modelFile: str(v, 'modelFile'), modelBytes: size(v, 'modelBytes'), runtime: { wasm: build('wasm'), webgpu: build('webgpu') }, samples };
+  const labels = Array.isArray(v.sampleLabels) ? v.sampleLabels : [];
+  const sampleLabels = samples.map((_, i) => (Number.isInteger(labels[i]) && labels[i] >= 0 && labels[i] < run.classNames.length ? (labels[i] as number) : null));
+  const acc = v.testAccuracy;
+  return {
+    ...run, modelFile: str(v, 'modelFile'), modelBytes: size(v, 'modelBytes'), runtime: { wasm: build('wasm'), webgpu: build('webgpu') }, samples, sampleLabels,
+    ...(typeof acc === 'number' && acc >= 0 && acc <= 1 ? { testAccuracy: acc } : {}),
+  };
 }

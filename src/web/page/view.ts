@@ -50,10 +50,18 @@ export function showInput(img: RgbaImage): void {
   canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.data), img.width, img.height), 0, 0);
 }
 
-export function showResult(source: string, top: TopClass[], ms: number, preprocessMs: number, backend: string): void {
+/** Below this top probability the result says the model is unsure. */
+export const LOW_CONFIDENCE = 0.5;
+
+/**
+ * Every class with its bar, most probable first; the verdict against the true class when known (samples);
+ * a one-line summary that screen readers announce and that narrow screens pin to the bottom of the view.
+ */
+export function showResult(source: string, ranked: TopClass[], ms: number, preprocessMs: number, backend: string, truth: string | null): void {
   $('source').textContent = source;
+  const best = ranked[0];
   const bars = $('bars');
-  bars.replaceChildren(...top.map((t) => {
+  bars.replaceChildren(...ranked.map((t) => {
     const li = document.createElement('li');
     const label = document.createElement('div');
     label.className = 'bar-label';
@@ -64,17 +72,27 @@ export function showResult(source: string, top: TopClass[], ms: number, preproce
     label.append(name, pct);
     const bar = document.createElement('div');
     bar.className = 'bar';
+    bar.setAttribute('aria-hidden', 'true');
     const fill = document.createElement('div');
     fill.style.width = `${Math.max(0, Math.min(100, t.probability * 100))}%`;
     bar.append(fill);
     li.append(label, bar);
     return li;
   }));
+  const pct = `${(best.probability * 100).toFixed(1)} %`;
+  let line = best.probability < LOW_CONFIDENCE ? `Not sure: best guess ${best.label} (${pct})` : `${best.label} (${pct})`;
+  if (truth !== null) line += truth === best.label ? ` — right, it is ${truth}` : ` — wrong, it is ${truth}`;
+  const summary = $('summary');
+  summary.textContent = line;
+  summary.dataset.confidence = best.probability < LOW_CONFIDENCE ? 'low' : 'high';
+  summary.hidden = false;
   $('timing').textContent = `Preprocessing ${preprocessMs.toFixed(1)} ms, inference ${ms.toFixed(1)} ms on ${BACKEND_NAMES[backend] ?? backend}`;
 }
 
 export function clearResult(): void {
   clearGallery();
+  $('summary').textContent = '';
+  $('summary').hidden = true;
   $('source').textContent = 'No image yet';
   $('bars').replaceChildren();
   $('timing').textContent = '';
