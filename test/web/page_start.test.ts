@@ -44,16 +44,14 @@ const settled = (p: Page) => p.waitForFunction(() => window.__pageState && windo
 
 test('opened from disk (file://), the page says at once how to open it', async () => {
   await withPage(async (p) => {
-    const t0 = Date.now();
-    await p.goto(pathToFileURL(path.join(out, 'index.html')).href);
-    await p.waitForFunction(() => window.__pageState?.status === 'error', null, { timeout: 5_000 });
-    const ms = Date.now() - t0;
+    await p.goto(pathToFileURL(path.join(out, 'index.html')).href, { waitUntil: 'domcontentloaded' });
+    // Already there as the document finishes parsing: no waiting on anything.
+    assert.equal(await p.evaluate(() => window.__pageState?.status), 'error');
     const banner = (await p.textContent('#error'))!;
     assert.match(banner, /opened from disk \(file:\/\/\)/);
     assert.ok(banner.includes(`npm run serve -- ${out}`), banner);
     assert.match(banner, /any static host/);
     assert.equal(await p.textContent('#backend'), 'Cannot start');
-    assert.ok(ms < 2000, `took ${ms} ms`);
   });
 });
 
