@@ -78,24 +78,35 @@ function checkSettings(s: PixelSettings): [number, number, number] {
   return [c, h, w];
 }
 
-/** Channel planes (float64, 0..255, alpha composited over black) of an RGBA image. */
-function planes(img: RgbaImage, channels: number): Float64Array[] {
+/**
+ * The largest image, in pixels, that `predict` and the page accept: 50 megapixels covers 8K frames and
+ * phone photos. Decoding holds 4 bytes per pixel and each channel plane 8 more (1 GB at the limit with
+ * one plane at a time); past it, browsers' canvases fail silently and sharp refuses by default.
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
+/** The message for an image over MAX_IMAGE_PIXELS; `name` is how the user knows the image. */
+export function tooLargeMessage(name: string, width: number, height: number): string {
+  const mp = (n: number) => `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} megapixels`;
+  return `${name} is ${width}×${height} (${mp(width * height)}); images up to ${mp(MAX_IMAGE_PIXELS)} can be classified. ` +
+    'Shrink it first (the model sees it at its own small input size anyway), e.g. `magick in.png -resize 4000x4000 out.png`.';
+}
+
+/** One channel plane (float64, 0..255, alpha composited over black) of an RGBA image; one at a time saves memory. */
+function plane(img: RgbaImage, channels: number, ch: number): Float64Array {
   const n = img.width * img.height;
-  if (img.data.length !== n * 4) throw new Error(`image data has ${img.data.length} bytes; expected ${n * 4} (RGBA ${img.width}x${img.height})`);
-  const out = Array.from({ length: channels }, () => new Float64Array(n));
+  const out = new Float64Array(n);
   const d = img.data;
   for (let p = 0; p < n; p++) {
     const a = d[p * 4 + 3];
     const over = (c: number) => (a === 255 ? c : Math.round((c * a) / 255));
-    const r = over(d[p * 4]);
-    const g = over(d[p * 4 + 1]);
-    const b = over(d[p * 4 + 2]);
     if (channels === 1) {
-      out[0][p] = r === g && g === b ? r : 0.299 * r + 0.587 * g + 0.114 * b;
+      const r = over(d[p * 4]);
+      const g = over(d[p * 4 + 1]);
+      const b = over(d[p * 4 + 2]);
+      out[p] = r === g && g === b ? r : 0.299 * r + 0.587 * g + 0.114 * b;
     } else {
-      out[0][p] = r;
-      out[1][p] = g;
-      out[2][p] = b;
+      out[p] = over(d[p * 4 + ch]);
     }
   }
   return out;
@@ -129,16 +140,20 @@ function resizePlane(src: Float64Array, w: number, h: number, tw: number, th: nu
 export function imageToInput(img: RgbaImage, settings: PixelSettings): Float32Array {
   const [c, h, w] = checkSettings(settings);
   if (!(img.width > 0 && img.height > 0)) throw new Error(`image is ${img.width}x${img.height}; it needs at least one pixel`);
+  if (img.data.length !== img.width * img.height * 4) {
+    throw new Error(`image data has ${img.data.length} bytes; expected ${img.width * img.height * 4} (RGBA ${img.width}x${img.height})`);
+  }
   const out = new Float32Array(c * h * w);
-  planes(img, c).forEach((plane, ch) => {
-    const resized = img.width === w && img.height === h ? plane : resizePlane(plane, img.width, img.height, w, h);
+  for (let ch = 0; ch < c; ch++) {
+    const src = plane(img, c, ch);
+    const resized = img.width === w && img.height === h ? src : resizePlane(src, img.width, img.height, w, h);
     const mean = Math.fround(settings.mean.length === 1 ? settings.mean[0] : settings.mean[ch]);
     const std = Math.fround(settings.std.length === 1 ? settings.std[0] : settings.std[ch]);
     for (let i = 0; i < h * w; i++) {
       const v = settings.invert ? 255 - resized[i] : resized[i];
       out[ch * h * w + i] = Math.fround(Math.fround(Math.fround(v / 255) - mean) / std);
     }
-  });
+  }
   return out;
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
-import { imageToInput, type RgbaImage } from './pixels.js';
+import { imageToInput, MAX_IMAGE_PIXELS, tooLargeMessage, type RgbaImage } from './pixels.js';
 
 export interface PreprocessSettings {
   /** [C, H, W] the model expects; C is 1 (grey) or 3 (RGB). */
@@ -31,13 +31,16 @@ async function readImage(image: Uint8Array | string): Promise<{ bytes: Uint8Arra
 
 /**
  * Decode any format sharp reads (PNG, JPEG, WebP, GIF, TIFF, AVIF, SVG) to 8-bit RGBA, applying EXIF
- * orientation as browsers do. Grey and grey+alpha are expanded to RGBA as a browser canvas does.
+ * orientation as browsers do. Images over MAX_IMAGE_PIXELS are refused with the limit and the fix. Grey and grey+alpha are expanded to RGBA as a browser canvas does.
  */
 export async function decodeImage(image: Uint8Array | string): Promise<RgbaImage> {
   const { bytes, name } = await readImage(image);
   let out: { data: Buffer; info: OutputInfo };
+  // The header alone gives the size: refuse a huge image before decoding it.
+  const size = await sharp(bytes, { limitInputPixels: false }).metadata().catch(() => undefined);
+  if (size?.width && size.height && size.width * size.height > MAX_IMAGE_PIXELS) throw new Error(tooLargeMessage(name, size.width, size.height));
   try {
-    out = await sharp(bytes).autoOrient().toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    out = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS }).autoOrient().toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
     const hint = typeof image === 'string' ? ` (${path.extname(image) || 'no extension'})` : '';
     throw new Error(`${name}${hint} is not an image that can be decoded (${(e as Error).message}); give a PNG, JPEG, WebP, GIF, TIFF or AVIF file`);

@@ -15,6 +15,11 @@ export interface SampleImagesSettings {
   perClass?: number;
 }
 
+/** A class name as it appears in sample file names: `T-shirt/top` -> `t-shirt-top`. */
+export function classSlug(name: string, index: number): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || `class-${index}`;
+}
+
 /**
  * Write the first `perClass` images of each class as PNGs named `<index>-<class>.png` (lossless, so the
  * page and `predict` see the dataset's own pixels). Returns the paths written, in class order.
@@ -38,7 +43,7 @@ export async function writeSampleImages(settings: SampleImagesSettings): Promise
       // CHW planes -> HWC interleaved, as image files store pixels.
       const hwc = Buffer.alloc(per);
       for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) hwc[p * c + ch] = images[i * per + ch * h * w + p];
-      const slug = classNames[k].toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || `class-${k}`;
+      const slug = classSlug(classNames[k], k);
       const file = path.join(dir, `${String(n++).padStart(2, '0')}-${slug}.png`);
       const img = sharp(hwc, { raw: { width: w, height: h, channels: c } });
       await (c === 1 ? img.toColourspace('b-w') : img).png().toFile(file);

@@ -9,6 +9,8 @@ import { exportWeb } from '../../src/web/export.js';
 import { serve, type Server } from '../../src/web/serve.js';
 import { launchChromium } from '../helpers/browser.js';
 import { makeRunFixture, writeTestImage } from '../helpers/run_fixture.js';
+import { hugePngHeader } from '../predict/huge_png.js';
+import { dropFiles, recordWire } from './page_helpers.js';
 
 const ARTIFACTS = path.resolve('test-artifacts');
 const TOL = 1e-5;
@@ -59,6 +61,54 @@ test('the page loads the model on wasm (no GPU in headless Chromium) and says so
   assert.equal(await page.locator('#samples button').count(), 3);
 });
 
+test('a cold load moves at most 5 MB over the wire (plain wasm, compressed); a reload under 100 kB', async () => {
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  try {
+    const wire = await recordWire(p);
+    await p.goto(server.url);
+    await p.waitForFunction(() => window.__pageState?.status !== 'loading', null, { timeout: 45_000 });
+    assert.equal((await p.evaluate(() => window.__pageState)).backend, 'wasm');
+    await p.waitForLoadState('networkidle');
+    const cold = wire.bytes();
+    const names = wire.requests.map((r) => r.url.replace(server.url, ''));
+    assert.ok(!names.some((n) => n.includes('jsep') || n.endsWith('ort.min.mjs')), `the WebGPU build was loaded without a GPU: ${names}`);
+    const wasm = wire.requests.find((r) => r.url.endsWith('ort-wasm-simd-threaded.wasm'));
+    assert.equal(wasm?.encoding, 'br', 'the wasm binary came compressed');
+    wire.requests.length = 0;
+    await p.reload();
+    await p.waitForFunction(() => window.__pageState?.status === 'ready', null, { timeout: 45_000 });
+    await p.waitForLoadState('networkidle');
+    const reload = wire.bytes();
+    console.log(`# wire bytes: cold ${cold}, reload ${reload} (${wire.requests.length} requests, ${wire.requests.filter((r) => r.status === 304).length} answered 304)`);
+    assert.ok(cold <= 5e6, `cold load moved ${cold} bytes`);
+    assert.ok(reload < 100e3, `reload moved ${reload} bytes: ${JSON.stringify(wire.requests)}`);
+  } finally {
+    await context.close();
+  }
+});
+
+test('at 20 Mbit/s the page is ready in seconds (target 3 s)', async () => {
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  try {
+    const cdp = await context.newCDPSession(p);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 20e6 / 8, uploadThroughput: 5e6 / 8 });
+    const t0 = Date.now();
+    await p.goto(server.url);
+    await p.waitForFunction(() => window.__pageState?.status !== 'loading', null, { timeout: 45_000 });
+    const ms = Date.now() - t0;
+    console.log(`# ready after ${ms} ms at 20 Mbit/s`);
+    assert.equal((await p.evaluate(() => window.__pageState)).status, 'ready');
+    // The target is 3 s (2.7-2.9 s measured on an idle 2-core machine); the bound leaves room for a busy
+    // shared one while still catching a return to the 30 MB page (15 s at this speed).
+    assert.ok(ms <= 8000, `ready after ${ms} ms`);
+  } finally {
+    await context.close();
+  }
+});
+
 test('uploaded images give the same probabilities as predict() in Node', async () => {
   const jpeg = await writeTestImage(path.join(tmp, 'photo.jpg'), { width: 90, height: 60, channels: 3, seed: 21, format: 'jpeg' });
   const webp = await writeTestImage(path.join(tmp, 'lossless.webp'), { width: 40, height: 41, channels: 3, seed: 22, format: 'webp' });
@@ -83,8 +133,7 @@ test('clicking a sample and ticking invert match predict() with the same setting
   assert.equal(await page.evaluate(() => window.__lastPrediction!.invert), true);
   await page.uncheck('#invert');
   await page.waitForFunction(() => window.__lastPrediction?.invert === false);
-  const bars = await page.locator('#bars li').count();
-  assert.equal(bars, 3);
+  assert.equal(await page.locator('#bars li').count(), fixture.config.classNames.length, 'a bar for every class');
 });
 
 test('a drawing is classified as Node classifies the same pixels', async () => {
@@ -109,7 +158,7 @@ test('a drawing is classified as Node classifies the same pixels', async () => {
 test('a colour (3-channel) model gives the same numbers in the page as in Node', async () => {
   const colour = await makeRunFixture({ inputShape: [3, 32, 32], seed: 7 });
   cleanup.push(colour.dir);
-  const colourOut = (await exportWeb({ run: colour.dir })).out;
+  const colourOut = (await exportWeb({ run: colour.dir, compress: false })).out;
   const colourServer = await serve({ dir: colourOut, port: 0 });
   const p = await browser.newPage();
   try {
@@ -125,6 +174,23 @@ test('a colour (3-channel) model gives the same numbers in the page as in Node',
     await p.close();
     await colourServer.close();
   }
+});
+
+test('several dropped files are each classified into a gallery; a drop outside the box stays on the page', async () => {
+  const url = page.url();
+  await page.evaluate(() => (window.__predictions = undefined));
+  await dropFiles(page, 'footer', fixture.samples);
+  await page.waitForFunction((n) => window.__predictions?.length === n || window.__pageState.error, fixture.samples.length, { timeout: 20_000 });
+  assert.equal(page.url(), url);
+  const node = await predict({ run: fixture.dir, images: fixture.samples });
+  const got = await page.evaluate(() => window.__predictions!);
+  assert.deepEqual(got.map((g) => g.source), fixture.samples.map((f) => path.basename(f)));
+  got.forEach((g, i) => assertClose(g.probabilities, node[i].probabilities, `dropped ${g.source}`));
+  assert.equal(await page.locator('#gallery li').count(), fixture.samples.length);
+  assert.match((await page.textContent('#gallery li:first-child'))!, new RegExp(node[0].top[0].label));
+  // One file after that is an ordinary result again.
+  await resultAfter(path.basename(fixture.samples[0]), () => page.setInputFiles('#file', fixture.samples[0]));
+  assert.equal(await page.isVisible('#gallery'), false);
 });
 
 test('a file that is not an image gets a clear message', async () => {
@@ -143,10 +209,37 @@ test('a file that is not an image gets a clear message', async () => {
   assert.equal(await page.isVisible('#error'), false);
 });
 
+test('an image over the pixel limit and an SVG are refused at once, each with the reason and the fix', async () => {
+  const huge = path.join(tmp, 'poster.png');
+  await writeFile(huge, hugePngHeader(20000, 20000));
+  const svg = path.join(tmp, 'logo.svg');
+  await writeFile(svg, '<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><circle cx="14" cy="14" r="9" fill="#fff"/></svg>');
+  for (const [file, message] of [
+    [huge, /“poster\.png” is 20000×20000 \(400 megapixels\); images up to 50 megapixels can be classified\. Shrink it first/],
+    [svg, /“logo\.svg” is an SVG drawing; this page classifies pixel images\. Export it as a PNG first/],
+  ] as const) {
+    await page.evaluate(() => (window.__pageState.error = undefined));
+    const t0 = Date.now();
+    await page.setInputFiles('#file', file);
+    await page.waitForFunction(() => window.__pageState.error, null, { timeout: 5_000 });
+    assert.ok(Date.now() - t0 < 5000, `${file}: ${Date.now() - t0} ms`);
+    assert.match((await page.textContent('#error'))!, message);
+  }
+});
+
+test('the time shown includes preprocessing', async () => {
+  await page.evaluate(() => (window.__pageState.error = undefined));
+  await resultAfter(path.basename(fixture.samples[1]), () => page.setInputFiles('#file', fixture.samples[1]));
+  const last = await page.evaluate(() => window.__lastPrediction!);
+  assert.ok(last.preprocessMs > 0);
+  assert.match((await page.textContent('#timing'))!, /^Preprocessing \d+\.\d ms, inference \d+\.\d ms on WebAssembly \(CPU\)$/);
+});
+
 test('a model that fails to load is reported on the page', async () => {
   const broken = path.join(tmp, 'broken');
   await cp(out, broken, { recursive: true });
   await writeFile(path.join(broken, 'model.onnx'), 'this is not an onnx model');
+  for (const ext of ['.br', '.gz']) await rm(path.join(broken, 'model.onnx' + ext));
   const brokenServer = await serve({ dir: broken, port: 0 });
   const p = await browser.newPage();
   try {

@@ -4,15 +4,20 @@ import { topK, type TopClass } from '../../predict/top_k.js';
 import { bitmapPixels, decodeBlob } from './decode.js';
 import { drawingPad } from './draw.js';
 import { parsePageConfig, type PageConfig } from './page_config.js';
-import { loadModel, type LoadedModel } from './runtime.js';
-import { $, BACKEND_NAMES, clearResult, showBackend, showError, showInput, showResult } from './view.js';
+import { chooseBackend, gpuKind, loadModel, type LoadedModel } from './runtime.js';
+import {
+  $, addToGallery, BACKEND_NAMES, clearGallery, clearResult, enableControls, showBackend, showError, showInput, showNotice, showProgress,
+  showResult, showWaiting,
+} from './view.js';
 
 /** The last classification, for tests and the curious (window.__lastPrediction). */
 export interface PagePrediction {
   source: string;
   probabilities: number[];
   top: TopClass[];
+  /** Inference time, and decoding plus preprocessing before it, in milliseconds. */
   ms: number;
+  preprocessMs: number;
   backend: string;
   invert: boolean;
 }
@@ -22,22 +27,35 @@ export interface PageState {
   backend?: string;
   /** The latest error shown on the page, if any. */
   error?: string;
+  /** The standing notice, e.g. why the page runs on another backend than asked for. */
+  notice?: string;
 }
 
 declare global {
   interface Window {
     __lastPrediction?: PagePrediction;
     __pageState: PageState;
+    /** Every result of the latest group of several files, in order. */
+    __predictions?: PagePrediction[];
+    /** Set as this module starts; index.html's classic script reports a page whose module never ran. */
+    __pageStarted?: boolean;
   }
 }
 
+window.__pageStarted = true;
 window.__pageState = { status: 'loading' };
 
 let config: PageConfig;
 let model: LoadedModel;
 let last: { image: RgbaImage; source: string } | null = null;
-let queue: Promise<void> = Promise.resolve();
 let busy = false;
+/** Opens once the model is ready: input that arrives earlier (a drop) waits here instead of being lost. */
+let markReady!: () => void;
+let queue: Promise<void> = new Promise((resolve) => (markReady = resolve));
+/** The true class of each sample, by the name the page shows for it. */
+const truths = new Map<string, number | null>();
+/** Results of the latest group of files, for the gallery; reset when a new group starts. */
+let group: PagePrediction[] = [];
 
 function fail(message: string): void {
   window.__pageState = { ...window.__pageState, error: message };
@@ -53,29 +71,44 @@ function pixelSettings(): PixelSettings {
   };
 }
 
-async function run(image: RgbaImage, source: string): Promise<void> {
+async function run(image: RgbaImage, source: string, inGroup: boolean, decodeMs: number): Promise<void> {
   const settings = pixelSettings();
+  const tPrep = performance.now();
   const input = imageToInput(image, settings);
+  const preprocessMs = decodeMs + performance.now() - tPrep;
   const { ort, session, backend } = model;
   const feed = new ort.Tensor('float32', input, [1, ...config.inputShape]);
   const t0 = performance.now();
   const out = await session.run({ [INPUT]: feed });
   const ms = performance.now() - t0;
   const probabilities = Array.from(out[PROBABILITIES].data as Float32Array);
-  const top = topK(probabilities, 3, config.classNames);
-  showInput(inputToRgba(input, settings));
-  showResult(source, top, ms, backend);
+  const ranked = topK(probabilities, config.classNames.length, config.classNames);
+  const top = ranked.slice(0, 3);
+  const seen = inputToRgba(input, settings);
+  showInput(seen);
+  const truth = truths.get(source) ?? null;
+  showResult(source, ranked, ms, preprocessMs, backend, truth === null ? null : config.classNames[truth]);
+  if (truth !== null) markSample(source, ranked[0].index === truth);
   showError(null);
-  window.__lastPrediction = { source, probabilities, top, ms, backend, invert: settings.invert ?? false };
+  const prediction = { source, probabilities, top, ms, preprocessMs, backend, invert: settings.invert ?? false };
+  if (inGroup) {
+    group.push(prediction);
+    addToGallery(source, seen, top[0]);
+    window.__predictions = [...group];
+  } else if (group.length) {
+    group = [];
+    clearGallery();
+  }
+  window.__lastPrediction = prediction;
 }
 
-/** Classify one image; runs one at a time, since a session runs one request at a time. */
-function classify(image: RgbaImage, source: string): Promise<void> {
+/** Classify one image after those before it (a session runs one request at a time) and after the model is ready. */
+function classify(image: RgbaImage, source: string, inGroup = false, decodeMs = 0): Promise<void> {
   last = { image, source };
   queue = queue.then(async () => {
     busy = true;
     try {
-      await run(image, source);
+      await run(image, source, inGroup, decodeMs);
     } catch (e) {
       fail(`Could not classify ${source}: ${(e as Error).message}`);
     } finally {
@@ -85,32 +118,54 @@ function classify(image: RgbaImage, source: string): Promise<void> {
   return queue;
 }
 
-async function classifyBlob(blob: Blob, name: string): Promise<void> {
+async function classifyBlob(blob: Blob, name: string, inGroup = false): Promise<void> {
   try {
-    await classify(await decodeBlob(blob, name), name);
+    const t0 = performance.now();
+    const image = await decodeBlob(blob, name);
+    await classify(image, name, inGroup, performance.now() - t0);
   } catch (e) {
     fail((e as Error).message);
   }
 }
 
-function wireInputs(): void {
-  const file = $('file') as HTMLInputElement;
-  file.addEventListener('change', () => {
-    const f = file.files?.[0];
-    if (f) void classifyBlob(f, f.name);
-    file.value = '';
-  });
+/** Each of several files in turn, into the gallery; one file is an ordinary result. */
+async function classifyFiles(files: File[]): Promise<void> {
+  if (files.length === 0) return;
+  if (window.__pageState.status === 'error') return fail('The model did not load, so images cannot be classified; see the message above.');
+  if (window.__pageState.status === 'loading') showWaiting(files.length === 1 ? files[0].name : `${files.length} files`);
+  const inGroup = files.length > 1;
+  if (inGroup) {
+    group = [];
+    clearGallery();
+  }
+  for (const f of files) await classifyBlob(f, f.name, inGroup);
+}
+
+/**
+ * Drops land anywhere on the page (never navigating away from it); a drop while the model loads is
+ * queued and classified when it is ready.
+ */
+function wireDrops(): void {
   const drop = $('drop');
-  drop.addEventListener('dragover', (e) => {
+  document.addEventListener('dragover', (e) => {
     e.preventDefault();
     drop.classList.add('over');
   });
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => {
+  document.addEventListener('dragleave', (e) => {
+    if (!e.relatedTarget) drop.classList.remove('over');
+  });
+  document.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    const f = e.dataTransfer?.files[0];
-    if (f) void classifyBlob(f, f.name);
+    void classifyFiles(Array.from(e.dataTransfer?.files ?? []));
+  });
+}
+
+function wireInputs(): void {
+  const file = $('file') as HTMLInputElement;
+  file.addEventListener('change', () => {
+    void classifyFiles(Array.from(file.files ?? []));
+    file.value = '';
   });
 
   const canvas = $('pad') as HTMLCanvasElement;
@@ -132,15 +187,18 @@ function wireInputs(): void {
 
   if (config.samples.length > 0) {
     $('samples-block').hidden = false;
-    $('samples').replaceChildren(...config.samples.map((src) => {
+    $('samples').replaceChildren(...config.samples.map((src, i) => {
       const name = src.split('/').pop()!;
+      const label = config.sampleLabels[i];
+      truths.set(name, label);
       const button = document.createElement('button');
       button.type = 'button';
-      button.title = name;
+      button.title = label === null ? `Sample ${name}` : `Sample: ${config.classNames[label]}`;
+      button.setAttribute('aria-label', button.title);
       button.dataset.sample = name;
       const img = document.createElement('img');
       img.src = src;
-      img.alt = name;
+      img.alt = '';
       button.append(img);
       button.addEventListener('click', async () => {
         const response = await fetch(src);
@@ -150,6 +208,16 @@ function wireInputs(): void {
       return button;
     }));
   }
+}
+
+/** Mark a sample button right or wrong after the model classified it. */
+function markSample(name: string, right: boolean): void {
+  const button = document.querySelector<HTMLButtonElement>(`#samples button[data-sample="${CSS.escape(name)}"]`);
+  if (!button) return;
+  button.dataset.verdict = right ? 'right' : 'wrong';
+  const label = button.title.replace(/ \((right|wrong)\)$/, '');
+  button.title = `${label} (${right ? 'right' : 'wrong'})`;
+  button.setAttribute('aria-label', button.title);
 }
 
 async function start(): Promise<void> {
@@ -163,17 +231,26 @@ async function start(): Promise<void> {
     return fail((e as Error).message);
   }
   $('title').textContent = `${config.model} · ${config.classNames.length} classes`;
-  $('subtitle').textContent = `Input ${config.inputShape[1]}×${config.inputShape[2]} ${config.inputShape[0] === 1 ? 'greyscale' : 'colour'}; runs entirely in your browser.`;
+  const accuracy = config.testAccuracy === undefined ? '' : `; ${(config.testAccuracy * 100).toFixed(1)} % right on the test set`;
+  $('subtitle').textContent = `Input ${config.inputShape[1]}×${config.inputShape[2]} ${config.inputShape[0] === 1 ? 'greyscale' : 'colour'}${accuracy}; runs entirely in your browser.`;
   try {
-    model = await loadModel(config.runtime, config.modelFile);
+    const choice = chooseBackend(new URLSearchParams(location.search).get('backend'), await gpuKind());
+    showProgress(0);
+    model = await loadModel(config, choice, showProgress);
   } catch (e) {
+    showProgress(null);
     showBackend('Model failed to load', 'error');
     window.__pageState = { status: 'error' };
     return fail((e as Error).message);
   }
+  showProgress(null);
   showBackend(BACKEND_NAMES[model.backend] ?? model.backend, 'ready');
+  if (model.note) showNotice(model.note);
   wireInputs();
-  window.__pageState = { status: 'ready', backend: model.backend };
+  enableControls(true);
+  window.__pageState = { status: 'ready', backend: model.backend, ...(model.note ? { notice: model.note } : {}) };
+  markReady();
 }
 
+wireDrops();
 void start();
