@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { decodeImage } from '../predict/preprocess.js';
 import { loadRun } from '../predict/run_files.js';
 import type { PageConfig } from './page/page_config.js';
-import { classSlug } from './samples.js';
+import { classSlug } from '../report/samples.js';
 
 export interface ExportWebSettings {
   /** Training run folder (model.onnx + config.json), or a model.onnx with config.json beside it. */

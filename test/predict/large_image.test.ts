@@ -10,7 +10,7 @@ import { predict } from '../../src/predict/predict.js';
 import { makeRunFixture } from '../helpers/run_fixture.js';
 import { hugePngHeader } from './huge_png.js';
 
-const CLI = path.join(process.cwd(), 'dist/src/cli/main.js');
+const CLI = path.join(process.cwd(), 'dist/src/cli/bin.js');
 const fixture = await makeRunFixture({ samples: false });
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-large-'));
 after(async () => {

@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { makeRunFixture } from '../helpers/run_fixture.js';
 
 // export-web and serve through the real command line, as a user meets them.
-const CLI = path.join(process.cwd(), 'dist/src/cli/main.js');
+const CLI = path.join(process.cwd(), 'dist/src/cli/bin.js');
 const fixture = await makeRunFixture();
 const base = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-web-cli-'));
 after(async () => {
