@@ -115,7 +115,8 @@ export function buildModelDef(name: ModelName, options: Partial<ModelOptions> = 
   const [C, H, W] = dataset.inputShape;
   let root: Module;
   if (name in MLP_HIDDEN) {
-    if (o.residual || o.batchNorm) throw new Error(`${name}: residual and batchNorm variants apply to CNNs only`);
+    const convOnly = (['pooling', 'kernel', 'batchNorm', 'residual'] as const).find((k) => options[k] !== undefined && options[k] !== DEFAULT_MODEL_OPTIONS[k]);
+    if (convOnly) throw new Error(`${name}: the ${convOnly} option applies to CNNs only (basic-cnn, complex-cnn, cifar10-cnn)`);
     root = new Sequential([['flatten', new Flatten()], ['layers', new Sequential(classifierLayers(C * H * W, MLP_HIDDEN[name], o))]]);
   } else if (name === 'basic-cnn') {
     if (o.residual) throw new Error('basic-cnn: residual blocks need two convolutions per stage: use complex-cnn or cifar10-cnn');

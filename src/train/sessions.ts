@@ -99,9 +99,10 @@ export class TrainSessions {
       if (t.dims.join() !== p.shape.join()) throw new Error(`checkpoint '${p.name}' has shape [${t.dims}], the model needs [${p.shape}]`);
       this.values.set(p.name, toOrt(t));
     }
-    for (const name of this.stateNames()) {
+    for (const { name, param } of stateSpecs(this.sig)) {
       const t = optimizerState.get(name);
       if (!t) throw new Error(`checkpoint has no optimizer state '${name}' (was it saved with another optimizer?)`);
+      if (t.dims.join() !== param.shape.join()) throw new Error(`checkpoint optimizer state '${name}' has shape [${t.dims}], the model needs [${param.shape}]: the checkpoint is damaged or from another model`);
       this.values.set(name, toOrt(t));
     }
     this.step = step;

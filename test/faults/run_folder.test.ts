@@ -102,3 +102,16 @@ test('--resume refuses options that only a new run can change', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--resume continues .* with its own settings: drop --lr \(only --epochs, --early-stopping, --device, --threads, --spinning and --data-dir may change\)/);
 });
+
+test('the library applies the same architecture rule as the CLI, and checks optimizer-state shapes', async () => {
+  const { buildModelDef } = await import('../../src/models/registry.js');
+  assert.throws(() => buildModelDef('simple-mlp', { kernel: 5 }), /simple-mlp: the kernel option applies to CNNs only/);
+  assert.throws(() => buildModelDef('medium-mlp', { pooling: 'avg' }), /the pooling option applies to CNNs only/);
+  assert.doesNotThrow(() => buildModelDef('simple-mlp', { activation: 'tanh', dropout: 0.2 }));
+  const { compile } = await import('../../src/train/program.js');
+  const p = await compile(buildModelDef('simple-mlp'));
+  const state = p.optimizerState();
+  state.set('layers.0.weight.exp_avg', { dtype: 'float32', dims: [10, 10], data: new Float32Array(100) });
+  assert.throws(() => p.load(p.weights(), state), /optimizer state 'layers\.0\.weight\.exp_avg' has shape \[10,10\], the model needs \[256,784\]/);
+  await p.release();
+});
