@@ -98,38 +98,7 @@ export const shapeOps: RuleTable = {
     },
     grad: ({ b }, n, [dY]) => [reshapeBack(b, dY!, n.inputs[0]), null],
   },
-  Expand: {},
-  Split: { infer: (ins, n) => n.outputs.map(() => ({ dtype: ins[0]!.dtype })) },
-  Gather: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
-  Slice: {
-    infer: (ins, n, consts) => {
-      const s = ins[0]!.shape;
-      const [starts, ends, axesT, stepsT] = [consts[1], consts[2], consts[3], consts[4]];
-      if (!s || !starts || !ends || (n.inputs[3] && !axesT) || (n.inputs[4] && !stepsT)) return [{ dtype: ins[0]!.dtype }];
-      const axes = axesT ? ints(axesT).map((a) => normAxis(a, s.length)) : ints(starts).map((_, i) => i);
-      const steps = stepsT ? ints(stepsT) : axes.map(() => 1);
-      const out = [...s];
-      for (let k = 0; k < axes.length; k++) {
-        const d = s[axes[k]];
-        if (typeof d !== 'number') return [{ dtype: ins[0]!.dtype }];
-        const step = steps[k];
-        const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
-        const lo = step > 0 ? clamp(ints(starts)[k], 0, d) : clamp(ints(starts)[k], -1, d - 1);
-        const hi = step > 0 ? clamp(ints(ends)[k], 0, d) : clamp(ints(ends)[k], -1, d - 1);
-        out[axes[k]] = Math.max(0, Math.ceil((hi - lo) / step));
-      }
-      return [{ dtype: ins[0]!.dtype, shape: out }];
-    },
-  },
   Constant: {},
-  Pad: {
-    infer: (ins, _n, consts) => {
-      const s = ins[0]!.shape;
-      if (!s || !consts[1]) return [{ dtype: ins[0]!.dtype }];
-      const p = ints(consts[1]);
-      return [{ dtype: ins[0]!.dtype, shape: s.map((d, i) => (typeof d === 'number' ? d + p[i] + p[i + s.length] : d)) }];
-    },
-  },
   // Rearrangements used by gradient rules: [N, C, H, W] <-> [N, C k k, H/k, W/k]
   SpaceToDepth: {
     infer: (ins, n) => {
