@@ -55,16 +55,18 @@ export const indexing: RuleTable = {
     },
     grad: ({ b }, n, [dY]) => {
       const x = n.inputs[0];
-      const s = staticShape(b, x, n);
+      const s = b.shape(x);
       const consts = n.inputs.map((i) => (i ? b.graph.initializers.get(i) : undefined));
       const spec = sliceSpec(s, consts, n);
       if (!spec) throw new Error(`Slice gradient (node '${n.name}'): starts, ends, axes and steps must be constants`);
       const pads = new Array<number>(2 * s.length).fill(0);
       for (const { axis, start, end, step } of spec) {
         if (step !== 1) throw new Error(`Slice gradient (node '${n.name}'): only step 1 is supported, got ${step}`);
-        const { first, count } = sliceRange(start, end, step, s[axis]);
+        const d = s[axis];
+        if (typeof d !== 'number') throw new Error(`Slice gradient (node '${n.name}'): the sliced axis ${axis} has no static size (${d})`);
+        const { first, count } = sliceRange(start, end, step, d);
         pads[axis] = first;
-        pads[axis + s.length] = s[axis] - first - count;
+        pads[axis + s.length] = d - first - count;
       }
       return [b.op1('Pad', [dY!, b.constant(pads, 'int64')]), null, null, null, null].slice(0, n.inputs.length);
     },
@@ -82,15 +84,14 @@ export const indexing: RuleTable = {
       const mode = attrString(n, 'mode', 'constant');
       if (mode !== 'constant') throw new Error(`Pad gradient (node '${n.name}'): mode '${mode}' has no rule; only 'constant' padding`);
       if (n.inputs[3]) throw new Error(`Pad gradient (node '${n.name}'): the axes input is not supported; pad every axis`);
-      const s = staticShape(b, n.inputs[0], n);
+      const r = b.shape(n.inputs[0]).length;
       const pads = constInts(b, n, 1, 'pads') ?? attrInts(n, 'pads');
       if (!pads) throw new Error(`Pad gradient (node '${n.name}'): no pads`);
-      const r = s.length;
-      const ys = s.map((d, i) => d + pads[i] + pads[i + r]);
-      const starts = s.map((_, i) => Math.max(pads[i], 0));
-      const ends = s.map((_, i) => ys[i] - Math.max(pads[i + r], 0));
+      // Ends count back from the end of dY, so no axis needs a static size.
+      const starts = pads.slice(0, r).map((p) => Math.max(p, 0));
+      const ends = pads.slice(r).map((p) => (p > 0 ? -p : Number.MAX_SAFE_INTEGER));
       let g = b.op1('Slice', [dY!, b.constant(starts, 'int64'), b.constant(ends, 'int64')]);
-      const back = [...s.map((_, i) => Math.max(-pads[i], 0)), ...s.map((_, i) => Math.max(-pads[i + r], 0))];
+      const back = pads.map((p) => Math.max(-p, 0));
       if (back.some((p) => p > 0)) g = b.op1('Pad', [g, b.constant(back, 'int64')]);
       return [g, null, null].slice(0, n.inputs.length);
     },
@@ -115,21 +116,26 @@ export const indexing: RuleTable = {
     },
     grad: ({ b }, n, [dY]) => {
       const [x, idx] = n.inputs;
-      const s = staticShape(b, x, n);
+      const s = b.shape(x);
       const q = b.shape(idx).length;
       const a = normAxis(attrInt(n, 'axis', 0), s.length);
       const D = s[a];
+      if (typeof D !== 'number') throw new Error(`Gather gradient (node '${n.name}'): the gathered axis ${a} has no static size (${D})`);
       // dY is [pre(a), I(q), post]; bring it to [I, pre, post], the layout of X with axis a first.
       const pre = [...Array(a).keys()];
       const iAxes = [...Array(q).keys()].map((i) => i + a);
       const post = [...Array(s.length - a - 1).keys()].map((i) => i + a + q);
       const g = a === 0 ? dY! : b.op1('Transpose', [dY!], { perm: [...iAxes, ...pre, ...post] });
-      const xFirst = [s[a], ...s.slice(0, a), ...s.slice(a + 1)];
+      const firstPerm = [a, ...pre, ...[...Array(s.length - a - 1).keys()].map((i) => i + a + 1)];
+      const xFirst = s.every((d) => typeof d === 'number')
+        ? b.constant(firstPerm.map((i) => s[i] as number), 'int64')
+        : b.op1('Gather', [b.op1('Shape', [x]), b.constant(firstPerm, 'int64')]);
       let i64 = b.dtype(idx) === 'int64' ? idx : b.op1('Cast', [idx], { to: 7 });
       const zeroI = b.constant(0, 'int64');
       i64 = b.op1('Where', [b.op1('Less', [i64, zeroI]), b.op1('Add', [i64, b.constant(D, 'int64')]), i64]);
       const indices = b.op1('Unsqueeze', [i64, b.constant([q], 'int64')]);
-      const zeros = b.op1('Expand', [b.constant(0, b.dtype(x)), b.constant(xFirst, 'int64')]);
+      const zeros = b.op1('Expand', [b.constant(0, b.dtype(x)), xFirst]);
+      b.refine(zeros, firstPerm.map((i) => s[i]));
       const scattered = b.op1('ScatterND', [zeros, indices, g], { reduction: 'add' });
       if (a === 0) return [scattered, null];
       const back = [...Array(s.length).keys()].map((i) => (i < a ? i + 1 : i === a ? 0 : i));

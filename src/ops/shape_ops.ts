@@ -10,6 +10,16 @@ const reshapeBack = (b: Emitter, dY: string, x: string): string => b.op1('Reshap
 
 const prod = (ds: Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? numel(ds as number[]) : ds.join('*'));
 
+/**
+ * The size of Reshape's -1: X's element count over the other target dims, where the symbolic dims (the
+ * batch) cancel: [N, 32, 4, 4] -> [N, 32, -1] gives 16. Undefined when they do not.
+ */
+function inferredDim(from: Dim[], others: Dim[]): number | undefined {
+  const split = (ds: Dim[]) => ({ n: numel(ds.filter((d): d is number => typeof d === 'number')), syms: ds.filter((d) => typeof d === 'string').sort() });
+  const [a, b] = [split(from), split(others)];
+  return a.syms.join() === b.syms.join() ? a.n / b.n : undefined;
+}
+
 export const shapeOps: RuleTable = {
   // Flatten to 2-D at axis  =>  dX = reshape(dY, shape(X))
   Flatten: {
@@ -32,9 +42,7 @@ export const shapeOps: RuleTable = {
       const unknown = out.indexOf(-1);
       if (unknown >= 0) {
         if (!s) return [{ dtype: ins[0]!.dtype }];
-        const total = prod(s);
-        const known = prod(out.filter((_, i) => i !== unknown));
-        out[unknown] = typeof total === 'number' && typeof known === 'number' ? total / known : s[0];
+        out[unknown] = inferredDim(s, out.filter((_, i) => i !== unknown)) ?? s[0];
       }
       return [{ dtype: ins[0]!.dtype, shape: out }];
     },
