@@ -39,7 +39,9 @@ export interface ImportSettings {
 export const IMAGENET_NORMALIZATION: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 export interface ImportReport {
-  /** Every op type of the training forward pass (after shape folding), how often, and whether it has a gradient rule. */
+  /** The model's op types, how often each occurs, and whether gradients pass through it (or it is shape arithmetic). */
+  modelOps: { opType: string; count: number; gradient: boolean }[];
+  /** Every op type of the training forward pass as emitted (after shape folding), how often, and whether it has a gradient rule. */
   ops: { opType: string; count: number; gradient: boolean }[];
   parameters: { name: string; shape: number[] }[];
   buffers: string[];
@@ -106,7 +108,10 @@ export function importOnnx(bytes: Uint8Array, s: ImportSettings = {}): ImportedM
     },
     root: new OnnxModule(imported),
   };
-  return { def, report: probe(def, newHead, warningsOf(graph, roles)) };
+  const counts = new Map<string, number>();
+  for (const n of graph.nodes) if (n.opType !== 'Constant') counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+  const modelOps = [...counts].map(([opType, count]) => ({ opType, count, gradient: Boolean(RULES[opType]?.grad) || opType === 'BatchNormalization' }));
+  return { def, report: { modelOps, ...probe(def, newHead, warningsOf(graph, roles)) } };
 }
 
 function staticImageShape(shape: (number | string)[] | undefined): [number, number, number] | undefined {
@@ -175,7 +180,7 @@ function warningsOf(g: Graph, roles: Map<string, Role>): string[] {
 }
 
 /** Build the training forward pass and its gradients once: every op must have a rule. */
-function probe(def: ModelDef, newHead: string[], warnings: string[]): ImportReport {
+function probe(def: ModelDef, newHead: string[], warnings: string[]): Omit<ImportReport, 'modelOps'> {
   const b = new GraphBuilder('import');
   const x = b.input(names.INPUT, 'float32', imageShape(def));
   const y = b.input(names.LABELS, 'int64', ['N']);
@@ -207,7 +212,7 @@ function probe(def: ModelDef, newHead: string[], warnings: string[]): ImportRepo
 export function formatImportReport(r: ImportReport): string[] {
   const n = r.parameters.reduce((s, p) => s + p.shape.reduce((a, d) => a * d, 1), 0);
   const lines = [
-    `ops: ${r.ops.map((o) => `${o.opType} x${o.count}${o.gradient ? '' : ' (no gradient)'}`).join(', ')}`,
+    `ops: ${r.modelOps.map((o) => `${o.opType} x${o.count}${o.gradient ? '' : ' (no gradient: shape arithmetic)'}`).join(', ')}`,
     `${r.parameters.length} parameter tensors (${n.toLocaleString('en-US')} values), ${r.buffers.length} buffers; ${r.numClasses} classes` +
       (r.newHead.length ? `; new head: ${r.newHead.join(', ')}` : ''),
   ];
