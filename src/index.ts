@@ -42,3 +42,7 @@ export { train, Interrupted, type TrainResult } from './train/run.js';
 export { resolveSettings, resumeSettings } from './train/resolve_settings.js';
 export type { TrainSettings } from './train/settings.js';
 export { exportWeb } from './web/export.js';
+
+// Models and images of your own: an ONNX classifier as a ModelDef, an image folder as a prepared dataset.
+export { importOnnx, formatImportReport, IMAGENET_NORMALIZATION, type ImportedModel, type ImportReport, type ImportSettings } from './import/index.js';
+export { prepareImageFolder, type ImageFolderSettings } from './data/image_folder.js';

@@ -2,10 +2,14 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Dim } from '../graph/ir.js';
 import type { DType, Tensor } from '../graph/tensor.js';
 
-/** How a parameter or buffer starts: PyTorch's defaults, drawn from the run's seeded generator. */
+/**
+ * How a parameter or buffer starts: PyTorch's defaults, drawn from the run's seeded generator, or given
+ * values (the initializers of an imported ONNX model).
+ */
 export type Init =
   | { kind: 'uniform'; bound: number }
-  | { kind: 'constant'; value: number };
+  | { kind: 'constant'; value: number }
+  | { kind: 'tensor'; value: Tensor };
 
 export interface ParamSpec {
   /** PyTorch state_dict name, e.g. `features.0.weight`. */

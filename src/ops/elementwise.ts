@@ -99,8 +99,45 @@ export const elementwise: RuleTable = {
       return [b.op1('Neg', [b.op1('Mul', [dY!, b.op1('Mul', [y, y])])])];
     },
   },
-  // Y = A^B (shape inference only: nothing differentiates through it yet)
-  Pow: { infer: broadcast },
+  // Y = A^B  =>  dA = dY B A^(B-1),  dB = dY Y ln A
+  Pow: {
+    infer: broadcast,
+    grad: ({ b, needs }, n, [dY]) => {
+      const [a, e] = n.inputs;
+      const dt = b.dtype(a);
+      const expo = b.dtype(e) === dt ? e : castTo(b, e, dt);
+      return [
+        needs[0] ? unbroadcast(b, b.op1('Mul', [dY!, b.op1('Mul', [expo, b.op1('Pow', [a, b.op1('Sub', [expo, b.constant(1, dt)])])])]), a) : null,
+        needs[1] ? unbroadcast(b, castTo(b, b.op1('Mul', [b.op1('Mul', [dY!, n.outputs[0]]), b.op1('Log', [a])]), b.dtype(e)), e) : null,
+      ];
+    },
+  },
+  // Y = clip(X, min, max)  =>  dX = dY where min < X < max, else 0 (torch's hardtanh/ReLU6 backward:
+  // no gradient at the bounds). min and max (inputs 1, 2, optional) are bounds, not trained.
+  Clip: {
+    infer: same,
+    grad: ({ b }, n, [dY]) => {
+      const x = n.inputs[0];
+      const zero = b.constant(0, b.dtype(x));
+      // Opset 6 gave the bounds as attributes.
+      const bound = (i: number, attr: string) => n.inputs[i] || (n.attrs[attr] ? b.constant(attrFloat(n, attr, 0), b.dtype(x)) : '');
+      const [lo, hi] = [bound(1, 'min'), bound(2, 'max')];
+      const inside = [lo ? b.op1('Greater', [x, lo]) : '', hi ? b.op1('Less', [x, hi]) : ''].filter(Boolean);
+      if (inside.length === 0) return [dY];
+      const mask = inside.length === 2 ? b.op1('And', [inside[0], inside[1]]) : inside[0];
+      return [b.op1('Where', [mask, dY!, zero]), null, null].slice(0, n.inputs.length);
+    },
+  },
+  // Y = erf X  =>  dX = dY 2/sqrt(pi) e^(-X^2)
+  Erf: {
+    infer: same,
+    grad: ({ b }, n, [dY]) => {
+      const x = n.inputs[0];
+      const dt = b.dtype(x);
+      const gauss = b.op1('Exp', [b.op1('Neg', [b.op1('Mul', [x, x])])]);
+      return [b.op1('Mul', [dY!, b.op1('Mul', [gauss, b.constant(2 / Math.sqrt(Math.PI), dt)])])];
+    },
+  },
   // Y = where(C, A, B)  =>  dA = dY where C, dB = dY where not C
   Where: {
     infer: (ins) => [{ dtype: ins[1]!.dtype, shape: broadcast(ins)[0].shape }],

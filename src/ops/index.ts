@@ -3,6 +3,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { conv } from './conv.js';
 import { dropout } from './dropout.js';
 import { elementwise, nondifferentiable } from './elementwise.js';
+import { indexing } from './indexing.js';
 import { linalg } from './linalg.js';
 import { norm } from './norm.js';
 import { pool } from './pool.js';
@@ -19,6 +20,7 @@ export const RULES: RuleTable = {
   ...softmax,
   ...reduce,
   ...shapeOps,
+  ...indexing,
   ...conv,
   ...pool,
   ...norm,

@@ -1,5 +1,5 @@
 import { attrFloat, attrInt, type Node } from '../graph/ir.js';
-import { sizeOf } from './shapes.js';
+import { normAxis, sizeOf, unbroadcast } from './shapes.js';
 import type { Emitter, RuleTable } from './types.js';
 
 /** A per-channel [C] vector viewed as [C, 1, ..., 1] so that it broadcasts over X's axis 1. */
@@ -50,7 +50,49 @@ function trainingGrad(b: Emitter, n: Node, needs: boolean[], dOut: (string | nul
   return [dX, needs[1] ? flat(dScale) : null, needs[2] ? flat(sumDy) : null, null, null];
 }
 
+/**
+ * LayerNormalization over the axes from `axis` to the last (M values each): Xh = (X - mean) inv,
+ * inv = 1 / sqrt(var + eps), Y = Xh scale + B. With g = dY scale and means over the same axes:
+ *   dX = inv (g - mean(g) - Xh mean(g Xh)),  dscale = sum(dY Xh),  dB = sum(dY)  (over the leading axes).
+ * The statistics are recomputed rather than read from the op's optional Mean/InvStdDev outputs.
+ */
+function layerNormGrad(b: Emitter, n: Node, needs: boolean[], dY: string): (string | null)[] {
+  const [x, scale, bias] = n.inputs;
+  const dt = b.dtype(x);
+  const rank = b.shape(x).length;
+  const a = normAxis(attrInt(n, 'axis', -1), rank);
+  const axes = [...Array(rank - a).keys()].map((i) => i + a);
+  const mean = (v: string) => b.op1('ReduceMean', [v], { axes, keepdims: 1 });
+  const xc = b.op1('Sub', [x, mean(x)]);
+  const variance = mean(b.op1('Mul', [xc, xc]));
+  const inv = b.op1('Reciprocal', [b.op1('Sqrt', [b.op1('Add', [variance, b.constant(Math.fround(attrFloat(n, 'epsilon', 1e-5)), dt)])])]);
+  const xh = b.op1('Mul', [xc, inv]);
+  let dX: string | null = null;
+  if (needs[0]) {
+    const g = b.op1('Mul', [dY, scale]);
+    dX = b.op1('Mul', [inv, b.op1('Sub', [b.op1('Sub', [g, mean(g)]), b.op1('Mul', [xh, mean(b.op1('Mul', [g, xh]))])])]);
+  }
+  return [
+    dX,
+    needs[1] ? unbroadcast(b, b.op1('Mul', [dY, xh]), scale) : null,
+    bias ? (needs[2] ? unbroadcast(b, dY, bias) : null) : null,
+  ].slice(0, n.inputs.length);
+}
+
 export const norm: RuleTable = {
+  LayerNormalization: {
+    infer: (ins, n) => {
+      const x = ins[0]!;
+      const s = x.shape;
+      const a = s ? normAxis(attrInt(n, 'axis', -1), s.length) : 0;
+      const stat = { dtype: x.dtype, shape: s ? s.map((d, i) => (i < a ? d : 1)) : undefined };
+      return n.outputs.map((_, k) => (k === 0 ? { dtype: x.dtype, shape: s } : stat));
+    },
+    grad: ({ b, needs }, n, dOut) => {
+      if (dOut[1] || dOut[2]) throw new Error(`LayerNormalization gradient (node '${n.name}'): the loss depends on its Mean/InvStdDev outputs, which have no gradient rule`);
+      return layerNormGrad(b, n, needs, dOut[0]!);
+    },
+  },
   // Inference mode (running statistics): Y = scale (X - mean) / sqrt(var + eps) + B, per channel (axis 1).
   //   With inv = 1 / sqrt(var + eps), Xh = (X - mean) inv, and sums over every axis but 1:
   //   dX = dY scale inv,  dscale = sum(dY Xh),  dB = sum(dY),

@@ -10,6 +10,16 @@ const reshapeBack = (b: Emitter, dY: string, x: string): string => b.op1('Reshap
 
 const prod = (ds: Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? numel(ds as number[]) : ds.join('*'));
 
+/**
+ * The size of Reshape's -1: X's element count over the other target dims, where the symbolic dims (the
+ * batch) cancel: [N, 32, 4, 4] -> [N, 32, -1] gives 16. Undefined when they do not.
+ */
+function inferredDim(from: Dim[], others: Dim[]): number | undefined {
+  const split = (ds: Dim[]) => ({ n: numel(ds.filter((d): d is number => typeof d === 'number')), syms: ds.filter((d) => typeof d === 'string').sort() });
+  const [a, b] = [split(from), split(others)];
+  return a.syms.join() === b.syms.join() ? a.n / b.n : undefined;
+}
+
 export const shapeOps: RuleTable = {
   // Flatten to 2-D at axis  =>  dX = reshape(dY, shape(X))
   Flatten: {
@@ -32,9 +42,7 @@ export const shapeOps: RuleTable = {
       const unknown = out.indexOf(-1);
       if (unknown >= 0) {
         if (!s) return [{ dtype: ins[0]!.dtype }];
-        const total = prod(s);
-        const known = prod(out.filter((_, i) => i !== unknown));
-        out[unknown] = typeof total === 'number' && typeof known === 'number' ? total / known : s[0];
+        out[unknown] = inferredDim(s, out.filter((_, i) => i !== unknown)) ?? s[0];
       }
       return [{ dtype: ins[0]!.dtype, shape: out }];
     },
@@ -98,38 +106,7 @@ export const shapeOps: RuleTable = {
     },
     grad: ({ b }, n, [dY]) => [reshapeBack(b, dY!, n.inputs[0]), null],
   },
-  Expand: {},
-  Split: { infer: (ins, n) => n.outputs.map(() => ({ dtype: ins[0]!.dtype })) },
-  Gather: { infer: (ins) => [{ dtype: ins[0]!.dtype }] },
-  Slice: {
-    infer: (ins, n, consts) => {
-      const s = ins[0]!.shape;
-      const [starts, ends, axesT, stepsT] = [consts[1], consts[2], consts[3], consts[4]];
-      if (!s || !starts || !ends || (n.inputs[3] && !axesT) || (n.inputs[4] && !stepsT)) return [{ dtype: ins[0]!.dtype }];
-      const axes = axesT ? ints(axesT).map((a) => normAxis(a, s.length)) : ints(starts).map((_, i) => i);
-      const steps = stepsT ? ints(stepsT) : axes.map(() => 1);
-      const out = [...s];
-      for (let k = 0; k < axes.length; k++) {
-        const d = s[axes[k]];
-        if (typeof d !== 'number') return [{ dtype: ins[0]!.dtype }];
-        const step = steps[k];
-        const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
-        const lo = step > 0 ? clamp(ints(starts)[k], 0, d) : clamp(ints(starts)[k], -1, d - 1);
-        const hi = step > 0 ? clamp(ints(ends)[k], 0, d) : clamp(ints(ends)[k], -1, d - 1);
-        out[axes[k]] = Math.max(0, Math.ceil((hi - lo) / step));
-      }
-      return [{ dtype: ins[0]!.dtype, shape: out }];
-    },
-  },
   Constant: {},
-  Pad: {
-    infer: (ins, _n, consts) => {
-      const s = ins[0]!.shape;
-      if (!s || !consts[1]) return [{ dtype: ins[0]!.dtype }];
-      const p = ints(consts[1]);
-      return [{ dtype: ins[0]!.dtype, shape: s.map((d, i) => (typeof d === 'number' ? d + p[i] + p[i + s.length] : d)) }];
-    },
-  },
   // Rearrangements used by gradient rules: [N, C, H, W] <-> [N, C k k, H/k, W/k]
   SpaceToDepth: {
     infer: (ins, n) => {

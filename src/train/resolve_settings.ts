@@ -8,23 +8,28 @@ import { defaultTrainSettings, type TrainSettings } from './settings.js';
 type SavedConfig = Record<string, unknown>;
 
 /** Complete settings from the given ones and the defaults. */
-export function resolveSettings(partial: Partial<TrainSettings> & Pick<TrainSettings, 'model'>): TrainSettings {
+export function resolveSettings<M extends string>(partial: Partial<TrainSettings<M>> & Pick<TrainSettings<M>, 'model'>): TrainSettings<M> {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-  return { ...defaultTrainSettings(partial.model), ...defined } as TrainSettings;
+  return { ...defaultTrainSettings(partial.model), ...defined } as TrainSettings<M>;
 }
 
 /**
  * The settings of the run in `dir`, from its config.json, for --resume. Only what may change between
  * sessions is taken from `partial`: epochs, early stopping, device, threads, spinning, data folder, output.
  */
-export async function resumeSettings(dir: string, partial: Partial<TrainSettings> = {}): Promise<TrainSettings> {
+export async function resumeSettings(dir: string, partial: Partial<TrainSettings<string>> = {}): Promise<TrainSettings<string>> {
   const cfg = await readJson<SavedConfig>(runFile(dir, 'config'));
   const model = String(cfg.model);
-  if (!isModelName(model)) throw new Error(`${runFile(dir, 'config')}: unknown model '${model}': the file is damaged or from another tool`);
-  const base = defaultTrainSettings(model);
-  const keep = <K extends keyof TrainSettings>(k: K, saved: unknown): TrainSettings[K] => (saved ?? base[k]) as TrainSettings[K];
-  const given = <K extends keyof TrainSettings>(k: K, saved: TrainSettings[K]): TrainSettings[K] => partial[k] ?? saved;
+  const own = { modelFile: (cfg.modelFile as string | null) ?? undefined, dataFolder: (cfg.dataFolder as string | null) ?? undefined };
+  if (!isModelName(model) && !own.modelFile) throw new Error(`${runFile(dir, 'config')}: unknown model '${model}': the file is damaged or from another tool`);
+  const base = defaultTrainSettings<string>(model);
+  type S = TrainSettings<string>;
+  const keep = <K extends keyof S>(k: K, saved: unknown): S[K] => (saved ?? base[k]) as S[K];
+  const given = <K extends keyof S>(k: K, saved: S[K]): S[K] => partial[k] ?? saved;
   return {
+    ...own,
+    input: (cfg.input as [number, number, number] | null) ?? undefined,
+    normalize: (cfg.normalize as S['normalize'] | null) ?? undefined,
     ...base,
     ...(partial.log ? { log: partial.log } : {}),
     ...('progress' in partial ? { progress: partial.progress } : {}),

@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { loadCheckpoint } from '../artifacts/checkpoint.js';
 import { prepareData, checkClasses, type PreparedData } from '../data/prepare.js';
 import { initialWeights } from '../models/init.js';
-import { buildModelDef, datasetOf, type ModelDef } from '../models/registry.js';
+import { buildModelDef, datasetOf, isModelName, type ModelDef } from '../models/registry.js';
 import { signature } from '../program/signature.js';
 import { checkWritable, makeDir, readJson, writeJsonAtomic } from '../util/fsx.js';
 import { LOCK_FILE, lockFolder } from '../util/lock.js';
@@ -19,6 +19,7 @@ import { compile, type Program } from './program.js';
 import { defaultRunDir, runFile } from './run_dir.js';
 import { classNamesOf, finishRun, runConfig } from './run_outputs.js';
 import type { TrainSettings } from './settings.js';
+import { importRunModel, isFolderRun, prepareFolderData } from './imported.js';
 import { checkDevice } from './session.js';
 import { resolveSpinning } from './spinning.js';
 import { applyInitWeights, expandFrozen, loadInitWeights } from './transfer.js';
@@ -54,7 +55,9 @@ interface OpenRun {
 }
 
 /** The model definition of a run: the seed model, with a head of `classes.length` outputs for a class subset. */
-export function runModelDef(s: Pick<TrainSettings, 'model' | 'options' | 'classes'>): ModelDef {
+export function runModelDef(s: Pick<TrainSettings<string>, 'model' | 'options' | 'classes' | 'modelFile' | 'dataFolder' | 'input'>): ModelDef {
+  if (isFolderRun(s)) return importRunModel(s);
+  if (!isModelName(s.model)) throw new Error(`unknown model '${s.model}': name a seed model or give an ONNX file (--model path/to/model.onnx)`);
   if (s.classes) checkClasses(s.classes, buildModelDef(s.model, s.options).dataset);
   return buildModelDef(s.model, s.classes ? { ...s.options, numClasses: s.classes.length } : s.options);
 }
@@ -80,7 +83,7 @@ async function resumeCheckpoint(runDir: string, model: string) {
   return loadCheckpoint<RunMeta>(runFile(runDir, 'last'), { model });
 }
 
-async function openRun(s: TrainSettings, resume: boolean): Promise<OpenRun & { unlock: () => Promise<void> }> {
+async function openRun(s: TrainSettings<string>, resume: boolean): Promise<OpenRun & { unlock: () => Promise<void> }> {
   await checkDevice(s.device);
   const def = runModelDef(s);
   const frozen = expandFrozen(signature({ def, optimizer: s.optimizer }).all, s.frozen, s.model);
@@ -96,7 +99,9 @@ async function openRun(s: TrainSettings, resume: boolean): Promise<OpenRun & { u
     const ck = resume ? await resumeCheckpoint(runDir, s.model) : null;
     if (!ck) await checkNewRunDir(runDir);
     const init = resume ? undefined : s.initWeights ?? (s.init ? await loadInitWeights(s.init) : undefined);
-    const data = await prepareData(datasetOf(s.model), { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log: s.log });
+    const data = isFolderRun(s)
+      ? await prepareFolderData(s, def)
+      : await prepareData(datasetOf(s.model as Parameters<typeof datasetOf>[0]), { seed: s.seed, valSize: s.valSize, dataDir: s.dataDir, download: s.download, classes: s.classes, limit: s.limit, log: s.log });
     if (data.train.indices.length < s.batchSize) {
       throw new Error(`only ${data.train.indices.length} training images are left after ${data.val.indices.length} for validation, fewer than one batch of ${s.batchSize}: use more images (--limit), a smaller --val-size or a smaller --batch-size`);
     }
@@ -136,7 +141,7 @@ async function lastGood(runDir: string): Promise<string | null> {
 }
 
 /** The callbacks of a CLI run, in the order they act at each event. */
-function runCallbacks(s: TrainSettings, run: OpenRun): Callback[] {
+function runCallbacks(s: TrainSettings<string>, run: OpenRun): Callback[] {
   const { runDir } = run;
   const threads = s.threads ?? availableParallelism();
   const cbs: Callback[] = [
@@ -157,7 +162,7 @@ function runCallbacks(s: TrainSettings, run: OpenRun): Callback[] {
 }
 
 /** Train a seed model as the reference notebook does, writing the run folder; see README "Training runs". */
-export async function train(s: TrainSettings, resume?: { dir: string }, signal?: AbortSignal): Promise<TrainResult> {
+export async function train(s: TrainSettings<string>, resume?: { dir: string }, signal?: AbortSignal): Promise<TrainResult> {
   const run = await openRun(resume ? { ...s, out: resume.dir } : s, resume !== undefined);
   const { runDir, data, program } = run;
   try {

@@ -9,10 +9,14 @@ import { runFile } from './run_dir.js';
 import type { TrainSettings } from './settings.js';
 
 /** The run's config.json: the settings, plus what prediction and the web page need. */
-export function runConfig(s: TrainSettings, def: ModelDef) {
+export function runConfig(s: TrainSettings<string>, def: ModelDef) {
   return {
     format: 'onnxtrain-run/1',
     model: s.model,
+    modelFile: s.modelFile ?? null,
+    dataFolder: s.dataFolder ?? null,
+    input: s.input ?? null,
+    normalize: s.normalize ?? null,
     options: def.options,
     dataset: def.dataset.name,
     inputShape: def.dataset.inputShape,
@@ -41,14 +45,14 @@ export function classNamesOf(s: Pick<TrainSettings, 'classes'>, def: ModelDef): 
 }
 
 /** model.onnx (the eval graph with the weights), curves, summary and results. */
-export async function finishRun(runDir: string, s: TrainSettings, program: Program, history: EpochMetrics[], test: { loss: number; acc: number; n: number } | null, stopped: string) {
+export async function finishRun(runDir: string, s: TrainSettings<string>, program: Program, history: EpochMetrics[], test: { loss: number; acc: number; n: number } | null, stopped: string) {
   const cfg = runConfig(s, program.def);
   await program.exportEval(runFile(runDir, 'model'), { classNames: JSON.stringify(cfg.classNames), normalization: JSON.stringify(cfg.normalization) });
   if (history.length) await writeFileAtomic(runFile(runDir, 'curves'), await renderCurves(history, { title: `${s.model}` }));
   const best = history.reduce<EpochMetrics | null>((b, m) => (!b || m.valLoss < b.valLoss ? m : b), null);
   await writeJsonAtomic(runFile(runDir, 'results'), { model: s.model, epochs: history.length, stopped, test, best, final: history.at(-1) ?? null });
   const lines = [
-    modelSummary(s.model, program.def.options),
+    modelSummary(program.def),
     '',
     ...history.map((m) => formatEpochLine(m, s.epochs)),
     test ? `Test Accuracy: ${(test.acc * 100).toFixed(2)}% (loss ${test.loss.toFixed(4)}, ${test.n} images)` : 'No test set.',

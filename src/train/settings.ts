@@ -1,7 +1,7 @@
 import type { AugmentSettings } from '../data/augment.js';
 import { DATASETS } from '../data/datasets.js';
 import type { Tensor } from '../graph/tensor.js';
-import { datasetOf, type ModelName, type ModelOptions } from '../models/registry.js';
+import { datasetOf, isModelName, type ModelName, type ModelOptions } from '../models/registry.js';
 import { defaultOptimizerSettings, type OptimizerSettings } from '../optim/index.js';
 import { TRAINING_DEFAULTS } from '../program/defaults.js';
 import type { Device } from './session.js';
@@ -9,8 +9,18 @@ import type { GraphKind } from './sessions.js';
 import type { SpinPolicy } from './spinning.js';
 
 /** Everything a training run is made from. Every field documents its default. */
-export interface TrainSettings {
-  model: ModelName;
+/** `M` is string for runs that may train an ONNX model (modelFile); the seed models' names otherwise. */
+export interface TrainSettings<M extends string = ModelName> {
+  /** A seed model's name; for an ONNX model (modelFile), a name of yours (default: the file's base name). */
+  model: M;
+  /** Train this ONNX model (exported from PyTorch or elsewhere; see src/import) instead of a seed model. Default none. */
+  modelFile?: string;
+  /** Train on this image folder (one subfolder per class) instead of the model's dataset. Default none. */
+  dataFolder?: string;
+  /** [C, H, W] of an ONNX model whose input size is not fixed. Default: the model's. */
+  input?: [number, number, number];
+  /** Normalisation of folder images: 'auto' (mean and std of the training images) or 'imagenet'. Default 'auto'. */
+  normalize?: 'auto' | 'imagenet';
   /** Architecture variant. Default: the reference model. */
   options: Partial<ModelOptions>;
   /** Default: Adam, lr 1e-3, PyTorch's defaults. */
@@ -70,12 +80,12 @@ export interface TrainSettings {
 }
 
 /** The reference notebook's epochs for a seed model: its dataset's (20 for Fashion-MNIST, 10 for CIFAR-10). */
-export function defaultEpochs(model: ModelName): number {
-  return DATASETS[datasetOf(model)].defaultEpochs;
+export function defaultEpochs(model: string): number {
+  return isModelName(model) ? DATASETS[datasetOf(model)].defaultEpochs : DATASETS['fashion-mnist'].defaultEpochs;
 }
 
 /** Every default of a training run, in one place (the CLI's option defaults read it too). */
-export function defaultTrainSettings(model: ModelName): TrainSettings {
+export function defaultTrainSettings<M extends string>(model: M): TrainSettings<M> {
   return {
     model,
     options: {},

@@ -42,6 +42,7 @@ export function fixtureWeights(specs: ParamSpec[]): Map<string, Tensor> {
         ? { dtype: 'int64', dims: [...p.shape], data: new BigInt64Array(n).fill(BigInt(v)) }
         : { dtype: 'float32', dims: [...p.shape], data: new Float32Array(n).fill(v) };
     } else {
+      if (p.init.kind === 'tensor') throw new Error(`'${p.name}' has given values, no fixture formula`);
       const data = p.init.kind === 'uniform' ? formula(n, k, 0, p.init.bound) : formula(n, k, p.init.value, 0.25);
       t = { dtype: 'float32', dims: [...p.shape], data };
     }

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { augmentationFromNames, type AugmentSettings } from '../../data/augment.js';
 import { buildModelDef } from '../../models/registry.js';
@@ -15,7 +16,10 @@ import { classList, intAtLeast, nonNegativeInt, optional, positiveInt, UsageErro
 export function trainOptions(y: Argv) {
   const d = TRAINING_DEFAULTS;
   return withOptimizerOptions(withVariantOptions(y))
-    .positional('model', { type: 'string', describe: 'simple-mlp, medium-mlp, deep-mlp, basic-cnn, complex-cnn or cifar10-cnn' })
+    .positional('model', { type: 'string', describe: 'simple-mlp, medium-mlp, deep-mlp, basic-cnn, complex-cnn, cifar10-cnn, or an ONNX file (also as --model path/to/model.onnx)' })
+    .option('data', { type: 'string', describe: 'train on this image folder: one subfolder of images per class (train/ val/ test/ subfolders used as given)' })
+    .option('input', { type: 'string', describe: 'C,H,W of the images an ONNX model takes, when its input size is not fixed (e.g. 3,224,224)' })
+    .option('normalize', { choices: ['auto', 'imagenet'] as const, describe: 'folder images: per-channel mean/std of the training images, or ImageNet\'s', defaultDescription: 'auto' })
     .option('epochs', { type: 'string', describe: 'epochs', defaultDescription: '20; cifar10-cnn 10' })
     .option('batch-size', { type: 'string', defaultDescription: String(d.batchSize) })
     .option('seed', { type: 'string', describe: 'seeds weights, split, shuffling, dropout', defaultDescription: String(d.seed) })
@@ -53,8 +57,10 @@ export function augmentList(text: string): AugmentSettings {
 const RESUMABLE = new Set(['epochs', 'earlyStopping', 'device', 'threads', 'spinning', 'dataDir', 'resume']);
 const NOT_OPTIONS = new Set(['_', '$0', 'model']);
 
+const isOnnxFile = (model: string | undefined): model is string => Boolean(model?.toLowerCase().endsWith('.onnx'));
+
 /** The train command's arguments as settings, checked; throws UsageError (exit 2). No process needed. */
-export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSettings>; resume?: string } {
+export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSettings<string>>; resume?: string } {
   if (a.resume !== undefined) {
     const fixed = Object.keys(a).filter((k) => !k.includes('-') && !NOT_OPTIONS.has(k) && !RESUMABLE.has(k) && a[k as keyof TrainArgs] !== undefined);
     if (a.model) fixed.unshift('model');
@@ -65,6 +71,7 @@ export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSett
   } else if (!a.model) {
     throw new UsageError('name a model to train (e.g. simple-mlp), or --resume <run folder>');
   }
+  if (a.resume === undefined && (isOnnxFile(a.model) || a.data !== undefined)) return ownModelSettings(a);
   const model = modelName(a.model ?? 'simple-mlp');
   const settings: Partial<TrainSettings> = {
     epochs: optional(a.epochs, (v) => positiveInt('epochs', v)),
@@ -98,6 +105,50 @@ export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSett
   };
 }
 
+/**
+ * An ONNX model (`--model path/to/model.onnx`) and/or an image folder (`--data`): the model's own name is
+ * the file's base name; variant options do not apply to it; --freeze is checked when the run opens.
+ */
+function ownModelSettings(a: TrainArgs): { settings: Partial<TrainSettings<string>> } {
+  const onnx = isOnnxFile(a.model);
+  if (!a.data) throw new UsageError(`${a.model} is not a seed model: give its images with --data <folder> (one subfolder of images per class)`);
+  if (a.classes !== undefined) throw new UsageError('--classes selects classes of a built-in dataset: with --data, keep only the class folders you want');
+  const variant = ['activation', 'pooling', 'kernel', 'batchnorm', 'dropout', 'residual'].find((k) => a[k as keyof TrainArgs] !== undefined);
+  if (onnx && variant) throw new UsageError(`--${variant} changes a seed model's architecture; ${a.model} keeps its own: drop --${variant}`);
+  const input = optional(a.input, (v) => {
+    const dims = String(v).split(',').map((d) => Number(d.trim()));
+    if (dims.length !== 3 || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new UsageError(`--input must be C,H,W with positive integers (e.g. 3,224,224), got '${v}'`);
+    return dims as [number, number, number];
+  });
+  if (input && !onnx) throw new UsageError('--input sets the image size of an ONNX model; a seed model has its own');
+  const model = onnx ? basename(a.model!).replace(/\.onnx$/i, '') : modelName(a.model ?? 'simple-mlp');
+  return {
+    settings: {
+      model,
+      modelFile: onnx ? a.model : undefined,
+      dataFolder: a.data,
+      input,
+      normalize: a.normalize,
+      options: onnx ? {} : modelOptions(a as VariantArgs, modelName(model)),
+      optimizer: optimizerSettings(a as OptimizerArgs),
+      epochs: optional(a.epochs, (v) => positiveInt('epochs', v)),
+      earlyStopping: optional(a.earlyStopping, (v) => nonNegativeInt('early-stopping', v)),
+      threads: optional(a.threads, (v) => positiveInt('threads', v)),
+      spinning: a.spinning,
+      device: a.device,
+      batchSize: optional(a.batchSize, (v) => positiveInt('batch-size', v)),
+      seed: optional(a.seed, (v) => nonNegativeInt('seed', v)),
+      valSize: optional(a.valSize, (v) => nonNegativeInt('val-size', v)),
+      out: a.out,
+      graphKind: a.runner,
+      chunkSteps: optional(a.chunkSteps, (v) => positiveInt('chunk-steps', v)),
+      frozen: a.freeze,
+      init: a.init,
+      augment: optional(a.augment, (v) => augmentList(String(v))),
+    },
+  };
+}
+
 /** Every --freeze prefix must name parameters of the model, and something must be left to train. */
 function checkFreeze(model: ReturnType<typeof modelName>, prefixes: string[]): void {
   const all = signature({ def: buildModelDef(model), optimizer: defaultOptimizerSettings('adam') }).all;
@@ -121,7 +172,7 @@ export const trainCommand = (ctx: CliContext): CommandModule<object, TrainArgs> 
     ctx.handlesStop();
     const { resolveSettings, resumeSettings } = await import('../../train/resolve_settings.js');
     const { train } = await import('../../train/run.js');
-    const s = resume ? await resumeSettings(resume, settings) : resolveSettings(settings as Partial<TrainSettings> & Pick<TrainSettings, 'model'>);
+    const s = resume ? await resumeSettings(resume, settings) : resolveSettings(settings as Partial<TrainSettings<string>> & Pick<TrainSettings<string>, 'model'>);
     await train(s, resume ? { dir: resume } : undefined, ctx.signal);
   },
 });
