@@ -8,7 +8,7 @@ import { dirname, join, normalize, relative } from 'node:path';
 import { test } from 'node:test';
 
 const LAYERS = [
-  'util', 'graph', 'ops', 'onnx', 'autodiff', 'nn', 'data', 'report', 'predict', 'models', 'import', 'optim',
+  'util', 'graph', 'ops', 'onnx', 'autodiff', 'nn', 'predict', 'data', 'report', 'models', 'import', 'optim',
   'program', 'artifacts', 'web', 'train', 'experiments', 'cli', 'datasets.ts', 'index.ts',
 ];
 /** The graph builder infers each node's shape from the op table as it adds it (graph/builder.ts -> ops/). */
