@@ -5,6 +5,7 @@ import { bitmapPixels, decodeBlob } from './decode.js';
 import { drawingPad } from './draw.js';
 import { parsePageConfig, type PageConfig } from './page_config.js';
 import { chooseBackend, gpuKind, loadModel, type LoadedModel } from './runtime.js';
+import { setupTeach } from './teach.js';
 import {
   $, addToGallery, BACKEND_NAMES, clearGallery, clearResult, enableControls, showBackend, showError, showInput, showNotice, showProgress,
   showResult, showWaiting,
@@ -250,6 +251,28 @@ async function start(): Promise<void> {
   enableControls(true);
   window.__pageState = { status: 'ready', backend: model.backend, ...(model.note ? { notice: model.note } : {}) };
   markReady();
+  if (config.teach) {
+    await setupTeach({
+      config, model, pixels: pixelSettings,
+      current: () => (last ? { input: imageToInput(last.image, pixelSettings()), source: last.source } : null),
+      useModel,
+    }).catch((e: Error) => fail(`The Teach panel failed to start: ${e.message}`));
+  }
+}
+
+/** Predict with these model bytes from now on (fine-tuned weights), and classify the shown image again. */
+function useModel(bytes: Uint8Array): Promise<void> {
+  queue = queue.then(async () => {
+    try {
+      const next = await model.ort.InferenceSession.create(bytes, { executionProviders: [model.backend] });
+      const old = model.session;
+      model.session = next;
+      await old.release();
+    } catch (e) {
+      fail(`The fine-tuned model could not be loaded: ${(e as Error).message}`);
+    }
+  });
+  return last ? classify(last.image, last.source) : queue;
 }
 
 wireDrops();
