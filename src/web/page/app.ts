@@ -5,7 +5,6 @@ import { bitmapPixels, decodeBlob } from './decode.js';
 import { drawingPad } from './draw.js';
 import { parsePageConfig, type PageConfig } from './page_config.js';
 import { chooseBackend, gpuKind, loadModel, type LoadedModel } from './runtime.js';
-import { setupTeach } from './teach.js';
 import {
   $, addToGallery, BACKEND_NAMES, clearGallery, clearResult, enableControls, showBackend, showError, showInput, showNotice, showProgress,
   showResult, showWaiting,
@@ -252,6 +251,8 @@ async function start(): Promise<void> {
   window.__pageState = { status: 'ready', backend: model.backend, ...(model.note ? { notice: model.note } : {}) };
   markReady();
   if (config.teach) {
+    // Loaded only on a trainable page, so a page that only classifies downloads none of the trainer.
+    const { setupTeach } = await import('./teach.js');
     await setupTeach({
       config, model, pixels: pixelSettings,
       current: () => (last ? { input: imageToInput(last.image, pixelSettings()), source: last.source } : null),
