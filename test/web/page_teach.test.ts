@@ -210,6 +210,28 @@ test('the page learns from examples added in the UI, exactly as onnxruntime-node
   }
 });
 
+test('on WebGPU (SwiftShader, ?backend=webgpu) the worker trains there too, matching onnxruntime-node to 1e-4', { skip, timeout: 300_000 }, async () => {
+  const gpu = await launchChromium({ webgpu: true });
+  try {
+    const p = await gpu.newPage();
+    await p.goto(`${server.url}?backend=webgpu`);
+    await p.waitForFunction(() => window.__teach !== undefined && window.__teach.status !== 'loading', null, { timeout: 120_000 });
+    assert.equal(await p.evaluate(() => window.__teach!.backend), 'webgpu');
+    assert.match((await p.textContent('#teach-status'))!, /Ready to train on WebGPU/);
+    await showSample(p, '01-trouser.png');
+    await p.selectOption('#teach-class', '1');
+    await p.click('#teach-add');
+    await train(p, 3, 0.005);
+    const page = await p.evaluate(() => window.__teach!);
+    const teach = parseTeachConfig(JSON.parse(await readFile(path.join(web, 'train/teach.json'), 'utf8')), 'teach.json');
+    const node = await nodeSteps(teach, page.examples, 3, 0.005);
+    // GPU kernels sum in another order than the CPU's: float32 rounding, not a different step.
+    node.losses.forEach((l, i) => assert.ok(close(page.history[i].loss, l, 1e-4), `step ${i + 1} loss: WebGPU ${page.history[i].loss} vs node ${l}`));
+  } finally {
+    await gpu.close();
+  }
+});
+
 test('a training graph that fails to load is reported in the Teach panel, and classifying still works', { skip }, async () => {
   const broken = path.join(root, 'broken');
   await exportWeb({ run, out: broken, trainable: { replay: 10 }, compress: false });
