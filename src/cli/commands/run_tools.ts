@@ -23,7 +23,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
 const predictOptions = (y: Argv) =>
   y.positional('run', { type: 'string', demandOption: true })
     .positional('images', { type: 'string', array: true, demandOption: true })
-    .option('invert', { type: 'boolean', default: false, describe: 'invert dark-on-light photos (Fashion-MNIST is light on dark)' })
+    .option('invert', { type: 'boolean', describe: 'invert dark-on-light photos (Fashion-MNIST is light on dark); --no-invert never inverts', defaultDescription: 'images with a light border' })
     .option('top', { type: 'string', describe: 'classes shown per image', defaultDescription: '3' })
     .option('json', { type: 'boolean', default: false, describe: 'print the full probabilities as JSON' });
 export type PredictArgs = ArgsOf<typeof predictOptions>;
@@ -35,12 +35,12 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
   handler: async (a) => {
     const top = optional(a.top, (v) => positiveInt('top', v)) ?? 3;
     const { predict } = await import('../../predict/predict.js');
-    const preds = await predict({ run: a.run, images: a.images, invert: a.invert, top });
+    const preds = await predict({ run: a.run, images: a.images, invert: a.invert ?? 'auto', top });
     if (a.json) {
       console.log(JSON.stringify(preds, null, 2));
       return;
     }
-    for (const p of preds) console.log(`${p.image}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(2)}%`).join(', ')}`);
+    for (const p of preds) console.log(`${p.image}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(2)}%`).join(', ')}${p.inverted ? ' (inverted: light background)' : ''}`);
   },
 };
 

@@ -1,5 +1,5 @@
 import { INPUT, PROBABILITIES } from '../../graph/names.js';
-import { imageToInput, inputToRgba, type PixelSettings, type RgbaImage } from '../../predict/pixels.js';
+import { imageToInput, inputToRgba, lightBackground, type PixelSettings, type RgbaImage } from '../../predict/pixels.js';
 import { topK, type TopClass } from '../../predict/top_k.js';
 import { bitmapPixels, decodeBlob } from './decode.js';
 import { drawingPad } from './draw.js';
@@ -122,10 +122,23 @@ async function classifyBlob(blob: Blob, name: string, inGroup = false): Promise<
   try {
     const t0 = performance.now();
     const image = await decodeBlob(blob, name);
+    autoInvert(image);
     await classify(image, name, inGroup, performance.now() - t0);
   } catch (e) {
     fail((e as Error).message);
   }
+}
+
+/**
+ * Tick Invert for an image on a light background (as `predict` does by default) and say so; the user can
+ * untick it. Drawings are white on black and never inverted automatically.
+ */
+function autoInvert(image: RgbaImage): void {
+  const light = lightBackground(image);
+  ($('invert') as HTMLInputElement).checked = light;
+  $('seen-note').textContent = light
+    ? 'Light background found, so the colours are inverted (the model knows light objects on dark); untick Invert to undo.'
+    : 'The model\'s input after resizing and normalisation.';
 }
 
 /** Each of several files in turn, into the gallery; one file is an ordinary result. */
