@@ -7,11 +7,11 @@ import { selectClasses } from '../data/prepare.js';
 import { Rng } from '../data/rng.js';
 import { numel } from '../graph/tensor.js';
 import { buildModelDef, isModelName } from '../models/registry.js';
+import type { ParamSpec } from '../nn/context.js';
 import { encodeModel } from '../onnx/model.js';
 import type { OptimizerSettings } from '../optim/index.js';
 import { compileGraphSet } from '../program/compile.js';
 import { TRAINING_DEFAULTS } from '../program/defaults.js';
-import { headNames } from '../train/transfer.js';
 import { initializerSpans } from './model_offsets.js';
 import type { TeachConfig } from './page/teach_config.js';
 
@@ -36,6 +36,14 @@ interface SavedRunConfig {
   dataset?: unknown;
   classes?: number[] | null;
   seed?: unknown;
+}
+
+/** The classifier head: the parameters of the last module that has parameters ('classifier.3'), as --freeze's head rule. */
+function headOf(all: ParamSpec[]): Set<string> {
+  const params = all.filter((p) => !p.buffer);
+  const moduleOf = (name: string) => name.slice(0, name.lastIndexOf('.'));
+  const last = moduleOf(params[params.length - 1].name);
+  return new Set(params.filter((p) => moduleOf(p.name) === last).map((p) => p.name));
 }
 
 /** `count` rows of `split`, seeded, taking classes in turn so each class gets the same share. */
@@ -71,7 +79,7 @@ export async function writeTrainable(runDir: string, modelPath: string, out: str
   if (!cfg.optimizer || typeof cfg.dataset !== 'string') throw new Error(`export-web --trainable: ${configPath} lacks "optimizer" or "dataset"; it was not written by npm run train, so the page cannot rebuild its training graph`);
   const def = buildModelDef(model, cfg.options ?? {});
   const probe = compileGraphSet({ def, optimizer: cfg.optimizer }).signature;
-  const head = new Set(headNames(probe.all));
+  const head = headOf(probe.all);
   const frozen = s.trainAll ? [] : probe.all.filter((p) => !p.buffer && !head.has(p.name)).map((p) => p.name);
   const set = compileGraphSet({ def, optimizer: cfg.optimizer, frozen });
   const sig = set.signature;
