@@ -12,7 +12,8 @@
  *    shrinking averages the source pixels each target pixel covers, weighted by the covered fraction
  *    (area average, so a 280 px drawing becomes a clean 28 px image); growing interpolates linearly
  *    between pixel centres (bilinear, align_corners = false); the same size copies pixels unchanged;
- * 4. invert (optional): v -> 255 - v, for dark-on-light photos given to a light-on-dark model;
+ * 4. invert (optional): v -> 255 - v, for dark-on-light photos given to a light-on-dark model; callers
+ *    decide with lightBackground (below) unless the user says;
  * 5. normalise: (v / 255 - mean[c]) / std[c], each step rounded to float32 in the order PyTorch's
  *    ToTensor + Normalize compute it, so an image already at H x W gives the training tensor bit for bit.
  */
@@ -90,6 +91,31 @@ export function tooLargeMessage(name: string, width: number, height: number): st
   const mp = (n: number) => `${(n / 1e6).toFixed(n < 1e7 ? 1 : 0)} megapixels`;
   return `${name} is ${width}×${height} (${mp(width * height)}); images up to ${mp(MAX_IMAGE_PIXELS)} can be classified. ` +
     'Shrink it first (the model sees it at its own small input size anyway), e.g. `magick in.png -resize 4000x4000 out.png`.';
+}
+
+/**
+ * Whether an image shows a light background (a photo of an object on a white table, a scan): the mean grey
+ * of its border, the outer 1/16 of each side (at least one pixel), composited over black as in step 1,
+ * is above mid-grey (127.5). Fashion-MNIST and CIFAR-style models expect light objects on dark, so such
+ * images are inverted by default.
+ */
+export function lightBackground(img: RgbaImage): boolean {
+  const { width: w, height: h } = img;
+  const grey = plane(img, 1, 0);
+  const bx = Math.max(1, Math.floor(w / 16));
+  const by = Math.max(1, Math.floor(h / 16));
+  let sum = 0;
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    const edgeRow = y < by || y >= h - by;
+    for (let x = 0; x < w; x++) {
+      if (edgeRow || x < bx || x >= w - bx) {
+        sum += grey[y * w + x];
+        n++;
+      }
+    }
+  }
+  return sum / n > 127.5;
 }
 
 /** One channel plane (float64, 0..255, alpha composited over black) of an RGBA image; one at a time saves memory. */

@@ -9,8 +9,11 @@ export interface PredictSettings {
   run: string;
   /** Image paths, any format and size sharp reads. */
   images: string[];
-  /** Invert values (255 - v) before normalising, for dark-on-light photos. Default false. */
-  invert?: boolean;
+  /**
+   * Invert values (255 - v) before normalising, for dark-on-light photos. Default 'auto': each image whose
+   * border is light (pixels.ts lightBackground), as the web page does.
+   */
+  invert?: boolean | 'auto';
   /** How many classes to list per image, most probable first. Default 3. */
   top?: number;
 }
@@ -21,6 +24,8 @@ export interface Prediction {
   probabilities: number[];
   logits: number[];
   top: TopClass[];
+  /** Whether the image was inverted (asked for, or 'auto' found a light background). */
+  inverted: boolean;
 }
 
 /** Images per session run. */
@@ -28,7 +33,7 @@ const BATCH = 32;
 
 /** Classify images with the run's eval model on onnxruntime-node (CPU). */
 export async function predict(settings: PredictSettings): Promise<Prediction[]> {
-  const { images, invert = false, top = 3 } = settings;
+  const { images, invert = 'auto', top = 3 } = settings;
   if (images.length === 0) throw new Error('predict: no images given; pass one or more image paths');
   if (!Number.isInteger(top) || top < 1) throw new Error(`predict: top must be a positive integer, got ${top}`);
   const run = await loadRun(settings.run);
@@ -51,9 +56,11 @@ export async function predict(settings: PredictSettings): Promise<Prediction[]> 
     for (let start = 0; start < images.length; start += BATCH) {
       const batch = images.slice(start, start + BATCH);
       const data = new Float32Array(batch.length * per);
+      const inverted: boolean[] = [];
       for (let i = 0; i < batch.length; i++) {
         const input = await preprocess(batch[i], { inputShape: config.inputShape, normalization: config.normalization, invert });
         data.set(input.data, i * per);
+        inverted.push(input.inverted);
       }
       let out: Record<string, { data: unknown; dims: readonly number[] }>;
       try {
@@ -68,7 +75,7 @@ export async function predict(settings: PredictSettings): Promise<Prediction[]> 
       }
       batch.forEach((image, i) => {
         const p = Array.from(probs.subarray(i * classes, (i + 1) * classes));
-        results.push({ image, probabilities: p, logits: Array.from(logits.subarray(i * classes, (i + 1) * classes)), top: topK(p, top, config.classNames) });
+        results.push({ image, probabilities: p, logits: Array.from(logits.subarray(i * classes, (i + 1) * classes)), top: topK(p, top, config.classNames), inverted: inverted[i] });
       });
     }
   } finally {

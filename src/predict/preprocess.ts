@@ -1,21 +1,23 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
-import { imageToInput, MAX_IMAGE_PIXELS, tooLargeMessage, type RgbaImage } from './pixels.js';
+import { imageToInput, lightBackground, MAX_IMAGE_PIXELS, tooLargeMessage, type RgbaImage } from './pixels.js';
 
 export interface PreprocessSettings {
   /** [C, H, W] the model expects; C is 1 (grey) or 3 (RGB). */
   inputShape: readonly number[];
   /** Per-channel normalisation after scaling to 0..1: (x - mean) / std. */
   normalization: { mean: readonly number[]; std: readonly number[] };
-  /** Invert values (255 - v) for dark-on-light photos. Default false. */
-  invert?: boolean;
+  /** Invert values (255 - v) for dark-on-light photos; 'auto': when lightBackground says so. Default false. */
+  invert?: boolean | 'auto';
 }
 
 export interface ModelInput {
   /** [1, C, H, W]. */
   dims: number[];
   data: Float32Array;
+  /** Whether the values were inverted. */
+  inverted: boolean;
 }
 
 /** An image's bytes or path, named for error messages. */
@@ -53,11 +55,12 @@ export async function decodeImage(image: Uint8Array | string): Promise<RgbaImage
 /** One image as the model's input tensor [1, C, H, W]; see pixels.ts for the exact steps. */
 export async function preprocess(image: Uint8Array | string, settings: PreprocessSettings): Promise<ModelInput> {
   const img = await decodeImage(image);
+  const inverted = settings.invert === 'auto' ? lightBackground(img) : settings.invert ?? false;
   const data = imageToInput(img, {
     inputShape: settings.inputShape,
     mean: settings.normalization.mean,
     std: settings.normalization.std,
-    invert: settings.invert,
+    invert: inverted,
   });
-  return { dims: [1, ...settings.inputShape], data };
+  return { dims: [1, ...settings.inputShape], data, inverted };
 }

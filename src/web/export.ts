@@ -8,6 +8,7 @@ import { decodeImage } from '../predict/preprocess.js';
 import { loadRun } from '../predict/run_files.js';
 import type { PageConfig } from './page/page_config.js';
 import { classSlug } from '../report/samples.js';
+import { writeTrainable, type TrainableSettings } from './trainable.js';
 
 export interface ExportWebSettings {
   /** Training run folder (model.onnx + config.json), or a model.onnx with config.json beside it. */
@@ -23,6 +24,11 @@ export interface ExportWebSettings {
   maxSamples?: number;
   /** Write `<file>.gz` and `<file>.br` beside each compressible file, for `serve` and static hosts; default true. */
   compress?: boolean;
+  /**
+   * Also export what the page needs to fine-tune the model (a "Teach" panel): the run's train_step graph,
+   * replay images and their contract, under train/. Default off: the page only classifies.
+   */
+  trainable?: TrainableSettings | boolean;
 }
 
 export interface ExportWebResult {
@@ -32,8 +38,8 @@ export interface ExportWebResult {
   bytes: number;
 }
 
-/** The compiled page entry (dist/src/web/page/app.js); its relative imports are copied with it. */
-const PAGE_ENTRY = fileURLToPath(new URL('./page/app.js', import.meta.url));
+/** The compiled page entries (dist/src/web/page/): the page and its training worker; their relative imports are copied with them. */
+const PAGE_ENTRIES = ['./page/app.js', './page/teach_worker.js'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 /** dist/src: module paths under it keep their layout under `<out>/js/`. */
 const COMPILED_SRC = fileURLToPath(new URL('../', import.meta.url));
 /** The repo's web/ folder (index.html, style.css), from dist/src/web/. */
@@ -65,9 +71,9 @@ function relativeImports(code: string): string[] {
 
 /** Copy the page module and every module it imports, keeping paths relative to dist/src. */
 async function copyPageModules(outJs: string): Promise<string[]> {
-  if (!(await exists(PAGE_ENTRY))) throw new Error(`exportWeb: ${PAGE_ENTRY} is missing; compile first with \`npx tsc -p .\``);
+  for (const entry of PAGE_ENTRIES) if (!(await exists(entry))) throw new Error(`exportWeb: ${entry} is missing; compile first with \`npx tsc -p .\``);
   const done = new Set<string>();
-  const todo = [PAGE_ENTRY];
+  const todo = [...PAGE_ENTRIES];
   while (todo.length) {
     const file = todo.pop()!;
     if (done.has(file)) continue;
@@ -247,8 +253,11 @@ export async function exportWeb(settings: ExportWebSettings): Promise<ExportWebR
       return k >= 0 ? k : null;
     });
     const testAccuracy = await readTestAccuracy(run.dir);
+    const { trainable } = settings;
+    const teach = trainable ? await writeTrainable(run.dir, run.modelPath, tmp, trainable === true ? {} : trainable) : undefined;
     const page: PageConfig = {
       ...run.config, modelFile: 'model.onnx', modelBytes, runtime, samples, sampleLabels, ...(testAccuracy === undefined ? {} : { testAccuracy }),
+      ...(teach ? { teach } : {}),
     };
     await writeFile(path.join(tmp, 'config.json'), JSON.stringify(page, null, 2) + '\n');
     const written = await listFiles(tmp);

@@ -32,6 +32,16 @@ test('export-web refuses a folder it did not write, keeps the user\'s files, and
   assert.equal(await readFile(path.join(site, 'photos', 'cat.jpg'), 'utf8'), 'cat');
 });
 
+test('export-web: --train-all without --trainable is a usage error; --trainable on a run it cannot rebuild says why', () => {
+  const usage = cli('export-web', fixture.dir, '--out', path.join(base, 'x'), '--train-all');
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /--train-all, --replay and --data-dir apply to a trainable page: add --trainable/);
+  const r = cli('export-web', fixture.dir, '--out', path.join(base, 'y'), '--trainable');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /--trainable: .*config\.json lacks "optimizer" or "dataset"; it was not written by npm run train/);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+});
+
 /** Start `serve` as a child process; resolves with its URL once it listens. */
 function startServe(dir: string): Promise<{ url: URL; pid: number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [CLI, 'serve', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });

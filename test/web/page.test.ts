@@ -136,6 +136,23 @@ test('clicking a sample and ticking invert match predict() with the same setting
   assert.equal(await page.locator('#bars li').count(), fixture.config.classNames.length, 'a bar for every class');
 });
 
+test('a photo on a light background is inverted by default, saying so, exactly as predict does; the user can untick it', async () => {
+  const sharp = (await import('sharp')).default;
+  const dark = await writeTestImage(path.join(tmp, 'dark-bg.png'), { width: 60, height: 40, channels: 3, seed: 71 });
+  const light = path.join(tmp, 'light-bg.png');
+  await sharp(dark).negate({ alpha: false }).png().toFile(light);
+  const [auto] = await predict({ run: fixture.dir, images: [light] });
+  const [plain] = await predict({ run: fixture.dir, images: [light], invert: false });
+  assert.equal(auto.inverted, true);
+  assert.equal((await predict({ run: fixture.dir, images: [dark] }))[0].inverted, false);
+  assertClose(await resultAfter('light-bg.png', () => page.setInputFiles('#file', light)), auto.probabilities, 'light-bg.png, inverted automatically');
+  assert.equal(await page.isChecked('#invert'), true);
+  assert.match((await page.textContent('#seen-note'))!, /Light background found, so the colours are inverted/);
+  assertClose(await resultAfter('light-bg.png', () => page.uncheck('#invert')), plain.probabilities, 'light-bg.png, not inverted');
+  assertClose(await resultAfter('dark-bg.png', () => page.setInputFiles('#file', dark)), (await predict({ run: fixture.dir, images: [dark] }))[0].probabilities, 'dark-bg.png');
+  assert.equal(await page.isChecked('#invert'), false);
+});
+
 test('a drawing is classified as Node classifies the same pixels', async () => {
   const box = (await page.locator('#pad').boundingBox())!;
   await page.click('#clear');

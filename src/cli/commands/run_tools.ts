@@ -23,7 +23,7 @@ export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
 const predictOptions = (y: Argv) =>
   y.positional('run', { type: 'string', demandOption: true })
     .positional('images', { type: 'string', array: true, demandOption: true })
-    .option('invert', { type: 'boolean', default: false, describe: 'invert dark-on-light photos (Fashion-MNIST is light on dark)' })
+    .option('invert', { type: 'boolean', describe: 'invert dark-on-light photos (Fashion-MNIST is light on dark); --no-invert never inverts', defaultDescription: 'images with a light border' })
     .option('top', { type: 'string', describe: 'classes shown per image', defaultDescription: '3' })
     .option('json', { type: 'boolean', default: false, describe: 'print the full probabilities as JSON' });
 export type PredictArgs = ArgsOf<typeof predictOptions>;
@@ -35,16 +35,22 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
   handler: async (a) => {
     const top = optional(a.top, (v) => positiveInt('top', v)) ?? 3;
     const { predict } = await import('../../predict/predict.js');
-    const preds = await predict({ run: a.run, images: a.images, invert: a.invert, top });
+    const preds = await predict({ run: a.run, images: a.images, invert: a.invert ?? 'auto', top });
     if (a.json) {
       console.log(JSON.stringify(preds, null, 2));
       return;
     }
-    for (const p of preds) console.log(`${p.image}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(2)}%`).join(', ')}`);
+    for (const p of preds) console.log(`${p.image}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(2)}%`).join(', ')}${p.inverted ? ' (inverted: light background)' : ''}`);
   },
 };
 
-const exportWebOptions = (y: Argv) => y.positional('run', { type: 'string', demandOption: true }).option('out', { type: 'string', describe: 'output folder (default <run>/web)' });
+const exportWebOptions = (y: Argv) =>
+  y.positional('run', { type: 'string', demandOption: true })
+    .option('out', { type: 'string', describe: 'output folder (default <run>/web)' })
+    .option('trainable', { type: 'boolean', default: false, describe: 'add a Teach panel: the page fine-tunes the model on the user\'s examples (exports train_step.onnx and replay images)' })
+    .option('train-all', { type: 'boolean', default: false, describe: 'with --trainable: train every layer, not only the classifier head' })
+    .option('replay', { type: 'string', describe: 'with --trainable: original training images shipped for replay', defaultDescription: '300' })
+    .option('data-dir', { type: 'string', describe: 'with --trainable: dataset folder of the replay images' });
 export type ExportWebArgs = ArgsOf<typeof exportWebOptions>;
 
 export const exportWebCommand: CommandModule<object, ExportWebArgs> = {
@@ -52,8 +58,10 @@ export const exportWebCommand: CommandModule<object, ExportWebArgs> = {
   describe: 'write a static web page that classifies drawn or uploaded images with the run\'s model',
   builder: builder<ExportWebArgs>(exportWebOptions),
   handler: async (a) => {
+    const replay = optional(a.replay, (v) => nonNegativeInt('replay', v));
+    if (!a.trainable && (a.trainAll || replay !== undefined || a.dataDir !== undefined)) throw new UsageError('--train-all, --replay and --data-dir apply to a trainable page: add --trainable');
     const { exportWeb } = await import('../../web/export.js');
-    const r = await exportWeb({ run: a.run, out: a.out });
+    const r = await exportWeb({ run: a.run, out: a.out, trainable: a.trainable ? { trainAll: a.trainAll, replay, dataDir: a.dataDir } : undefined });
     console.log(`Wrote ${r.out}/ (${r.files.length} files, ${(r.bytes / 1e6).toFixed(1)} MB). Preview: npm run serve -- ${r.out}`);
   },
 };

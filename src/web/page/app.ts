@@ -1,5 +1,5 @@
 import { INPUT, PROBABILITIES } from '../../graph/names.js';
-import { imageToInput, inputToRgba, type PixelSettings, type RgbaImage } from '../../predict/pixels.js';
+import { imageToInput, inputToRgba, lightBackground, type PixelSettings, type RgbaImage } from '../../predict/pixels.js';
 import { topK, type TopClass } from '../../predict/top_k.js';
 import { bitmapPixels, decodeBlob } from './decode.js';
 import { drawingPad } from './draw.js';
@@ -122,10 +122,23 @@ async function classifyBlob(blob: Blob, name: string, inGroup = false): Promise<
   try {
     const t0 = performance.now();
     const image = await decodeBlob(blob, name);
+    autoInvert(image);
     await classify(image, name, inGroup, performance.now() - t0);
   } catch (e) {
     fail((e as Error).message);
   }
+}
+
+/**
+ * Tick Invert for an image on a light background (as `predict` does by default) and say so; the user can
+ * untick it. Drawings are white on black and never inverted automatically.
+ */
+function autoInvert(image: RgbaImage): void {
+  const light = lightBackground(image);
+  ($('invert') as HTMLInputElement).checked = light;
+  $('seen-note').textContent = light
+    ? 'Light background found, so the colours are inverted (the model knows light objects on dark); untick Invert to undo.'
+    : 'The model\'s input after resizing and normalisation.';
 }
 
 /** Each of several files in turn, into the gallery; one file is an ordinary result. */
@@ -250,6 +263,30 @@ async function start(): Promise<void> {
   enableControls(true);
   window.__pageState = { status: 'ready', backend: model.backend, ...(model.note ? { notice: model.note } : {}) };
   markReady();
+  if (config.teach) {
+    // Loaded only on a trainable page, so a page that only classifies downloads none of the trainer.
+    const { setupTeach } = await import('./teach.js');
+    await setupTeach({
+      config, model, pixels: pixelSettings,
+      current: () => (last ? { input: imageToInput(last.image, pixelSettings()), source: last.source } : null),
+      useModel,
+    }).catch((e: Error) => fail(`The Teach panel failed to start: ${e.message}`));
+  }
+}
+
+/** Predict with these model bytes from now on (fine-tuned weights), and classify the shown image again. */
+function useModel(bytes: Uint8Array): Promise<void> {
+  queue = queue.then(async () => {
+    try {
+      const next = await model.ort.InferenceSession.create(bytes, { executionProviders: [model.backend] });
+      const old = model.session;
+      model.session = next;
+      await old.release();
+    } catch (e) {
+      fail(`The fine-tuned model could not be loaded: ${(e as Error).message}`);
+    }
+  });
+  return last ? classify(last.image, last.source) : queue;
 }
 
 wireDrops();

@@ -24,6 +24,8 @@ export interface PageConfig extends RunConfig {
   sampleLabels: (number | null)[];
   /** Accuracy on the test set (0..1), from the run's results.json, when it has one. */
   testAccuracy?: number;
+  /** train/teach.json when the page can fine-tune the model (export-web --trainable). */
+  teach?: string;
 }
 
 export function parsePageConfig(value: unknown, source: string): PageConfig {
@@ -48,5 +50,6 @@ export function parsePageConfig(value: unknown, source: string): PageConfig {
   return {
     ...run, modelFile: str(v, 'modelFile'), modelBytes: size(v, 'modelBytes'), runtime: { wasm: build('wasm'), webgpu: build('webgpu') }, samples, sampleLabels,
     ...(typeof acc === 'number' && acc >= 0 && acc <= 1 ? { testAccuracy: acc } : {}),
+    ...(typeof v.teach === 'string' ? { teach: v.teach } : {}),
   };
 }

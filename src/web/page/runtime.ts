@@ -12,6 +12,9 @@ export interface LoadedModel {
   backend: Backend;
   /** Why the page runs on another backend than the one asked for, if it does. */
   note?: string;
+  /** The model file as downloaded, and the runtime build loaded (absolute module URL, wasm binary): the trainer reuses them. */
+  modelBytes: Uint8Array;
+  runtime: { module: string; binary: Uint8Array };
 }
 
 /** What WebGPU the browser offers: a hardware adapter, only a software one (SwiftShader, llvmpipe), or none. */
@@ -97,7 +100,7 @@ async function download(url: string, what: string, onBytes: (n: number) => void)
 
 async function importRuntime(url: string): Promise<OrtModule> {
   try {
-    return (await import(new URL(url, document.baseURI).href)) as OrtModule;
+    return (await import(url)) as OrtModule;
   } catch (e) {
     throw new Error(`The onnxruntime-web runtime (${url}) failed to load: ${(e as Error).message}. Re-run export-web.`);
   }
@@ -117,7 +120,7 @@ export async function loadModel(config: PageConfig, choice: BackendChoice, onPro
     onProgress(Math.min(1, received / total));
   };
   const [ort, binary, model] = await Promise.all([
-    importRuntime(build.module),
+    importRuntime(new URL(build.module, document.baseURI).href),
     download(build.binary, 'The onnxruntime-web runtime', progress),
     download(config.modelFile, 'The model', progress),
   ]);
@@ -143,5 +146,5 @@ export async function loadModel(config: PageConfig, choice: BackendChoice, onPro
   const shape = [1, ...config.inputShape];
   const warm = await session.run({ [INPUT]: new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape) });
   for (const t of Object.values(warm)) t.dispose();
-  return { ort, session, backend, note };
+  return { ort, session, backend, note, modelBytes: model, runtime: { module: new URL(build.module, document.baseURI).href, binary } };
 }

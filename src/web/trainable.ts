@@ -1,0 +1,152 @@
+/** The training half of a trainable page (export-web --trainable): train_step.onnx, teach.json, replay.bin. */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { manifestOf } from '../artifacts/build.js';
+import { loadDataset } from '../data/datasets.js';
+import { selectClasses } from '../data/prepare.js';
+import { Rng } from '../data/rng.js';
+import { numel } from '../graph/tensor.js';
+import { buildModelDef, isModelName } from '../models/registry.js';
+import type { ParamSpec } from '../nn/context.js';
+import { encodeModel } from '../onnx/model.js';
+import type { OptimizerSettings } from '../optim/index.js';
+import { compileGraphSet } from '../program/compile.js';
+import { TRAINING_DEFAULTS } from '../program/defaults.js';
+import { initializerSpans } from './model_offsets.js';
+import type { TeachConfig } from './page/teach_config.js';
+
+export interface TrainableSettings {
+  /** Train every layer; default false: only the classifier head (the last layer with parameters). */
+  trainAll?: boolean;
+  /** Original training images shipped for replay, balanced over the classes; default 300. */
+  replay?: number;
+  /** Dataset folder searched for the replay images. Default data/<dataset> and the system folder. */
+  dataDir?: string;
+  /** Batch size of a fine-tuning step; default 32. */
+  batchSize?: number;
+}
+
+/** Folder of the training files inside the export. */
+export const TEACH_DIR = 'train';
+
+interface SavedRunConfig {
+  model?: unknown;
+  options?: Record<string, unknown>;
+  optimizer?: OptimizerSettings;
+  dataset?: unknown;
+  classes?: number[] | null;
+  seed?: unknown;
+}
+
+/** The classifier head: the parameters of the last module that has parameters ('classifier.3'), as --freeze's head rule. */
+function headOf(all: ParamSpec[]): Set<string> {
+  const params = all.filter((p) => !p.buffer);
+  const moduleOf = (name: string) => name.slice(0, name.lastIndexOf('.'));
+  const last = moduleOf(params[params.length - 1].name);
+  return new Set(params.filter((p) => moduleOf(p.name) === last).map((p) => p.name));
+}
+
+/** `count` rows of `split`, seeded, taking classes in turn so each class gets the same share. */
+function balancedRows(labels: Uint8Array, classes: number, count: number, seed: number): number[] {
+  const order = Rng.fromSeed(seed, 'replay').permutation(labels.length);
+  const byClass: number[][] = Array.from({ length: classes }, () => []);
+  for (const i of order) if (labels[i] < classes) byClass[labels[i]].push(i);
+  const rows: number[] = [];
+  for (let k = 0; rows.length < count; k++) {
+    let took = false;
+    for (const list of byClass) {
+      if (k < list.length && rows.length < count) {
+        rows.push(list[k]);
+        took = true;
+      }
+    }
+    if (!took) break;
+  }
+  return rows;
+}
+
+/**
+ * Write `<out>/train/`: the run's train_step graph (portable ai.onnx, compiled from the run's config with
+ * all but the head frozen unless trainAll), the replay images, and teach.json (the graph's contract, the
+ * optimizer state layout, and where each parameter's bytes lie in model.onnx). Returns teach.json's path
+ * relative to `out`.
+ */
+export async function writeTrainable(runDir: string, modelPath: string, out: string, s: TrainableSettings = {}): Promise<string> {
+  const configPath = path.join(runDir, 'config.json');
+  const cfg = JSON.parse(await readFile(configPath, 'utf8')) as SavedRunConfig;
+  const model = String(cfg.model);
+  if (!isModelName(model)) throw new Error(`export-web --trainable: ${configPath} names model '${model}', which is not a model onnxtrain can build; only runs of its seed models can be fine-tuned in the page`);
+  if (!cfg.optimizer || typeof cfg.dataset !== 'string') throw new Error(`export-web --trainable: ${configPath} lacks "optimizer" or "dataset"; it was not written by npm run train, so the page cannot rebuild its training graph`);
+  const def = buildModelDef(model, cfg.options ?? {});
+  const probe = compileGraphSet({ def, optimizer: cfg.optimizer }).signature;
+  const head = headOf(probe.all);
+  const frozen = s.trainAll ? [] : probe.all.filter((p) => !p.buffer && !head.has(p.name)).map((p) => p.name);
+  const set = compileGraphSet({ def, optimizer: cfg.optimizer, frozen });
+  const sig = set.signature;
+  if (sig.noise.length) {
+    throw new Error(`export-web --trainable: ${model} with dropout needs random masks every step, which the page does not make yet; export a run trained without --dropout`);
+  }
+
+  const modelBytes = new Uint8Array(await readFile(modelPath));
+  const spans = initializerSpans(modelBytes);
+  const role = (name: string, buffer: boolean): TeachConfig['parameters'][number]['role'] =>
+    buffer ? 'buffer' : sig.trainable.some((p) => p.name === name) ? 'trainable' : 'frozen';
+  const parameters = sig.all.map((p) => {
+    const span = spans.get(p.name);
+    const want = numel(p.shape) * 4;
+    if (p.dtype !== 'float32' || !span || span.bytes !== want) {
+      throw new Error(`export-web --trainable: ${modelPath} has no float32 initializer '${p.name}' of ${want} bytes as ${model} with these options needs; the model and config.json do not belong together: export a run folder as training wrote it`);
+    }
+    return { name: p.name, shape: p.shape.map(Number), role: role(p.name, p.buffer), offset: span.offset, bytes: span.bytes };
+  });
+
+  const graph = set.graph('train_step');
+  const graphBytes = encodeModel(graph, { metadata: { model, options: JSON.stringify(def.options ?? {}) } });
+  const manifest = manifestOf(set, Number(cfg.seed ?? 0), { 'train_step.onnx': graph });
+
+  const count = s.replay ?? 300;
+  const dir = path.join(out, TEACH_DIR);
+  const [C, H, W] = def.dataset.inputShape;
+  let replay = { n: 0, images: new Uint8Array(0), labels: new Uint8Array(0) };
+  if (count > 0) {
+    let data;
+    try {
+      data = await loadDataset(cfg.dataset, { dataDir: s.dataDir, download: false });
+    } catch (e) {
+      throw new Error(`export-web --trainable: the replay images come from ${cfg.dataset}, which could not be read (${(e as Error).message.split('\n')[0]}); give its folder with --data-dir, or pass --replay 0`);
+    }
+    const train = cfg.classes ? selectClasses(data.train, cfg.classes) : data.train;
+    const rows = balancedRows(train.labels, def.options?.numClasses ?? def.dataset.classNames.length, count, Number(cfg.seed ?? 0));
+    const per = C * H * W;
+    const images = new Uint8Array(rows.length * per);
+    const labels = new Uint8Array(rows.length);
+    rows.forEach((r, i) => {
+      images.set(train.images.subarray(r * per, (r + 1) * per), i * per);
+      labels[i] = train.labels[r];
+    });
+    replay = { n: rows.length, images, labels };
+  }
+  const replayFile = new Uint8Array(replay.images.length + replay.labels.length);
+  replayFile.set(replay.images, 0);
+  replayFile.set(replay.labels, replay.images.length);
+
+  const teach: TeachConfig = {
+    format: 'onnxtrain-teach/1',
+    model,
+    graph: `${TEACH_DIR}/train_step.onnx`,
+    graphBytes: graphBytes.length,
+    contract: manifest.graphs['train_step.onnx'] as TeachConfig['contract'],
+    parameters,
+    optimizerState: manifest.optimizerState.map((st) => ({ ...st, shape: st.shape.map(Number) })),
+    optimizer: cfg.optimizer as unknown as TeachConfig['optimizer'],
+    learningRate: cfg.optimizer.lr,
+    batchSize: s.batchSize ?? Math.min(32, TRAINING_DEFAULTS.batchSize),
+    seed: Number(cfg.seed ?? 0),
+    replay: { file: `${TEACH_DIR}/replay.bin`, count: replay.n, shape: [C, H, W] },
+  };
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'train_step.onnx'), graphBytes);
+  await writeFile(path.join(dir, 'replay.bin'), replayFile);
+  await writeFile(path.join(dir, 'teach.json'), JSON.stringify(teach, null, 2) + '\n');
+  return `${TEACH_DIR}/teach.json`;
+}
