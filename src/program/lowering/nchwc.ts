@@ -7,7 +7,7 @@
  * Layouts (B = the block, 16 with AVX-512, 8 with AVX2; see block_size.ts):
  *   activations  NCHW [N, C, H, W]  ->  NCHWc [N, C/B, H, W, B], by ReorderInput / back by ReorderOutput
  *   filter       [M, C, kh, kw] -> [M/B][C/B][kh][kw][B (c)][B (m)] where the input is blocked (C % B == 0),
- *                                  [M/B][C][kh][kw][B (m)]           where it is NCHW (C < B),
+ *                                  [M/B][C][kh][kw][B (m)]           where it is NCHW (C < B, not chosen today),
  *                both as MLAS reads them (MlasReorderFilterOIHWBiBo / OIHWBo), kept in a [M, C, kh, kw] tensor.
  * A value that is the ReorderOutput of a blocked value is not reordered again: the next convolution reads
  * the blocked twin. A Relu that is the only consumer of a convolution is fused into it. The stride-1
@@ -32,13 +32,15 @@ export interface CpuConvShape {
 export type CpuConvKernel = 'nchwc' | 'standard';
 
 /**
- * The blocked kernel where MLAS has one for the layer (group 1, M a multiple of the block, C a multiple of
- * the block or smaller than it, 2-D), else onnxruntime's standard Conv.
+ * The blocked kernel where MLAS has one for the layer (group 1, 2-D, M and C multiples of the block), else
+ * onnxruntime's standard Conv. MLAS also runs layers with fewer input channels than the block on an NCHW
+ * input (the first layer of each seed CNN: 1 or 3 channels), but slower than im2col + SGEMM there
+ * (BENCHMARKS.md, "NCHWc lowering": 1->32 @28x28 1.79 vs 1.27 ms, 3->32 @32x32 3.61 vs 3.28), so those keep
+ * the standard Conv.
  */
 export function chooseCpuConv(s: CpuConvShape, block: number): CpuConvKernel {
   if (!block || s.group !== 1 || s.kernel.length !== 2) return 'standard';
-  if (s.M % block !== 0 || (s.C >= block && s.C % block !== 0)) return 'standard';
-  return 'nchwc';
+  return s.M % block === 0 && s.C % block === 0 ? 'nchwc' : 'standard';
 }
 
 /** The graph with its eligible convolutions on the NCHWc kernels; `g` is left unchanged. */
