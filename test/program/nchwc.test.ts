@@ -89,11 +89,14 @@ describe('lowerToNchwc', () => {
     assert.equal(count(g, 'Conv'), 1);
     const convs = allNodes(g).filter((n) => n.opType === 'Conv' && n.domain === NCHWC_DOMAIN);
     assert.equal(convs.filter((n) => n.attrs.activation?.value === 'Relu').length, 1, 'conv 3, the one blocked conv not followed by a pool');
-    // Reordered inputs: convs 2 and 3 (ReLU'd / pooled standard values), not conv 4, which reads conv 3's
-    // blocked result; the three dX convolutions their output gradients. Every blocked result comes back
-    // once, for the backward pass.
-    assert.equal(count(g, 'ReorderInput', NCHWC_DOMAIN), 5);
-    assert.equal(count(g, 'ReorderOutput', NCHWC_DOMAIN), 6);
+    // The forward chain stays blocked from conv 2 on: conv 2 -> MaxPool -> Relu -> conv 3 (+Relu) -> conv 4 ->
+    // MaxPool -> Relu. Reordered inputs: conv 2's (the standard conv 1's ReLU'd result) and the three output
+    // gradients of the dX convolutions. Back to NCHW, for the backward pass and the classifier: conv 2's and
+    // conv 4's results (the MaxPool gradients read them), the three ReLU'd values, the three dX results.
+    assert.equal(count(g, 'MaxPool', NCHWC_DOMAIN), 2);
+    assert.equal(count(g, 'MaxPool'), 0);
+    assert.equal(count(g, 'ReorderInput', NCHWC_DOMAIN), 4);
+    assert.equal(count(g, 'ReorderOutput', NCHWC_DOMAIN), 8);
     assert.equal(count(g, 'Relu'), count(set.graph('train_loop'), 'Relu') - 1);
   });
 

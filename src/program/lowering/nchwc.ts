@@ -10,7 +10,9 @@
  *                                  [M/B][C][kh][kw][B (m)]           where it is NCHW (C < B, not chosen today),
  *                both as MLAS reads them (MlasReorderFilterOIHWBiBo / OIHWBo), kept in a [M, C, kh, kw] tensor.
  * A value that is the ReorderOutput of a blocked value is not reordered again: the next convolution reads
- * the blocked twin. A Relu that is the only consumer of a convolution is fused into it. The stride-1
+ * the blocked twin. A Relu that is the only consumer of a convolution is fused into it; pooling and Relu
+ * on a blocked value run blocked (com.microsoft.nchwc MaxPool / AveragePool), so that a conv -> pool ->
+ * relu -> conv chain stays blocked; the NCHW copies the backward pass reads come from ReorderOutputs. The stride-1
  * ConvTranspose of a gradient becomes the Conv with the flipped kernel it equals, and then blocked.
  * Every other node is kept as it is, Loop bodies lowered the same way.
  */
@@ -199,8 +201,31 @@ function lowerGraph(g: Graph, block: number, fresh: (hint: string) => string): G
     return true;
   };
 
+  /**
+   * A MaxPool / AveragePool (one output) or Relu whose input has a blocked twin runs blocked on the twin;
+   * its NCHW result is made by a ReorderOutput only where something still reads it.
+   */
+  const lowerOnTwin = (n: Node): boolean => {
+    const xb = twin.get(n.inputs[0]);
+    if (!xb || n.outputs.length !== 1) return false;
+    const pool = n.opType === 'MaxPool' || n.opType === 'AveragePool';
+    if (pool && (n.attrs.storage_order || attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET')) return false;
+    const y = n.outputs[0];
+    const shape = g.values.get(y)?.shape;
+    const channels = shape?.[1];
+    if (shape?.length !== 4 || typeof channels !== 'number' || channels % block !== 0) return false;
+    const yb = fresh(y);
+    if (pool) emit(n.opType, [xb], [yb], { ...n.attrs }, NCHWC_DOMAIN);
+    else emit(n.opType, [xb], [yb], { ...n.attrs });
+    info(yb, shape);
+    made.push(emit('ReorderOutput', [yb], [y], { channels: int(channels) }, NCHWC_DOMAIN));
+    twin.set(y, yb);
+    return true;
+  };
+
   for (const n of g.nodes) {
     if (absorbed.has(n)) continue;
+    if (n.domain === '' && ['MaxPool', 'AveragePool', 'Relu'].includes(n.opType) && lowerOnTwin(n)) continue;
     if (n.domain === '' && n.opType === 'Conv' && lowerConv(n, n.inputs[0], n.inputs[1], n.inputs[2] || undefined, convAttrs(n))) continue;
     if (n.domain === '' && n.opType === 'ConvTranspose' && lowerConvTranspose(n)) continue;
     const sub = Object.entries(n.attrs).filter(([, a]) => a.kind === 'graph');
