@@ -45,8 +45,13 @@ export function chooseCpuConv(s: CpuConvShape, block: number): CpuConvKernel {
   return s.M % block === 0 && s.C % block === 0 ? 'nchwc' : 'standard';
 }
 
+export interface NchwcOptions {
+  /** Pooling and Relu on blocked values run blocked (default true; false for A/B timing). */
+  blockedPooling?: boolean;
+}
+
 /** The graph with its eligible convolutions on the NCHWc kernels; `g` is left unchanged. */
-export function lowerToNchwc(g: Graph, block: number): Graph {
+export function lowerToNchwc(g: Graph, block: number, opts: NchwcOptions = {}): Graph {
   const taken = new Set<string>();
   collectNames(g, taken);
   const fresh = (hint: string) => {
@@ -55,7 +60,7 @@ export function lowerToNchwc(g: Graph, block: number): Graph {
     taken.add(name);
     return name;
   };
-  const out = lowerGraph(g, block, fresh);
+  const out = lowerGraph(g, block, fresh, opts.blockedPooling ?? true);
   out.opsets = new Map(g.opsets).set(NCHWC_DOMAIN, 1);
   return out;
 }
@@ -83,7 +88,7 @@ function useCounts(g: Graph, into = new Map<string, number>()): Map<string, numb
 const staticDims = (v: ValueInfo | undefined): number[] | undefined =>
   v?.shape && v.shape.every((d) => typeof d === 'number') ? (v.shape as number[]) : undefined;
 
-function lowerGraph(g: Graph, block: number, fresh: (hint: string) => string): Graph {
+function lowerGraph(g: Graph, block: number, fresh: (hint: string) => string, blockedPooling: boolean): Graph {
   const out = new Graph(g.name);
   out.inputs = g.inputs;
   out.outputs = g.outputs;
@@ -225,7 +230,7 @@ function lowerGraph(g: Graph, block: number, fresh: (hint: string) => string): G
 
   for (const n of g.nodes) {
     if (absorbed.has(n)) continue;
-    if (n.domain === '' && ['MaxPool', 'AveragePool', 'Relu'].includes(n.opType) && lowerOnTwin(n)) continue;
+    if (blockedPooling && n.domain === '' && ['MaxPool', 'AveragePool', 'Relu'].includes(n.opType) && lowerOnTwin(n)) continue;
     if (n.domain === '' && n.opType === 'Conv' && lowerConv(n, n.inputs[0], n.inputs[1], n.inputs[2] || undefined, convAttrs(n))) continue;
     if (n.domain === '' && n.opType === 'ConvTranspose' && lowerConvTranspose(n)) continue;
     const sub = Object.entries(n.attrs).filter(([, a]) => a.kind === 'graph');
@@ -234,7 +239,7 @@ function lowerGraph(g: Graph, block: number, fresh: (hint: string) => string): G
       continue;
     }
     const attrs = { ...n.attrs };
-    for (const [k, a] of sub) attrs[k] = { kind: 'graph', value: lowerGraph((a as { value: Graph }).value, block, fresh) };
+    for (const [k, a] of sub) attrs[k] = { kind: 'graph', value: lowerGraph((a as { value: Graph }).value, block, fresh, blockedPooling) };
     out.nodes.push({ ...n, attrs });
   }
   // The ReorderOutputs nothing reads: their convolutions' results went on blocked to the next one.
