@@ -98,6 +98,12 @@ describe('lowerToNchwc', () => {
     assert.equal(count(g, 'ReorderInput', NCHWC_DOMAIN), 4);
     assert.equal(count(g, 'ReorderOutput', NCHWC_DOMAIN), 8);
     assert.equal(count(g, 'Relu'), count(set.graph('train_loop'), 'Relu') - 1);
+    // Without blocked pooling (an A/B setting of scripts/bench_lowering.ts) pools and ReLUs stay NCHW, and
+    // conv 3 needs its input reordered again.
+    const nchwPools = lowerToNchwc(set.graph('train_loop'), 16, { blockedPooling: false });
+    assert.equal(count(nchwPools, 'MaxPool', NCHWC_DOMAIN), 0);
+    assert.equal(count(nchwPools, 'MaxPool'), 2);
+    assert.equal(count(nchwPools, 'ReorderInput', NCHWC_DOMAIN), 5);
   });
 
   it('turns a stride-1 ConvTranspose into the flipped blocked Conv, and keeps the others', { skip }, async () => {
