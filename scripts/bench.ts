@@ -1,6 +1,10 @@
 /**
  * `npm run bench [-- models...] [--quick] [--epochs-frac F] [--threads 1,2] [--spinning auto|off|on|both]
- *  [--repeats R] [--torch auto|off] [--json FILE]`
+ *  [--repeats R] [--torch auto|off] [--graphs cpu|portable|both] [--json FILE]`
+
+ * --graphs: the graphs a CPU session runs (`cpu`, the default: convolutions lowered to onnxruntime's NCHWc
+ * kernels where this machine has them), the portable ai.onnx graphs (`portable`), or both, their runs
+ * interleaved (one timed run of each in turn).
  *
  * --threads sets onnxruntime's intra-op threads and PyTorch's torch.set_num_threads alike; without it
  * each uses its own default (onnxruntime: one per core; this Debian PyTorch: 1).
@@ -23,7 +27,7 @@ import { initialWeights } from '../src/models/init.js';
 import { buildModelDef, isModelName, MODEL_NAMES, type ModelName } from '../src/models/registry.js';
 import { defaultOptimizerSettings } from '../src/optim/index.js';
 import { benchData, epochBatches, writeTorchInputs } from './bench_data.js';
-import { timeOurs, type Timing } from './bench_ours.js';
+import { timeOurs, type Graphs, type Timing } from './bench_ours.js';
 
 const PYTHON = '/usr/bin/python3';
 const TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824';
@@ -42,6 +46,8 @@ interface BenchSettings {
   repeats: number;
   /** Run PyTorch when available. Default true. */
   torch: boolean;
+  /** Which of our graphs run: the CPU-lowered ones, the portable ones, or both. Default ['cpu']. */
+  graphs: Graphs[];
   json?: string;
 }
 
@@ -56,6 +62,7 @@ function parse(argv: string[]): BenchSettings {
       spinning: { type: 'string', default: 'auto' },
       repeats: { type: 'string' },
       torch: { type: 'string', default: 'auto' },
+      graphs: { type: 'string', default: 'cpu' },
       json: { type: 'string' },
     },
   });
@@ -72,9 +79,11 @@ function parse(argv: string[]): BenchSettings {
   const spinning = ({ auto: ['auto'], off: ['off'], on: ['on'], both: ['off', 'on'] } as Record<string, SpinPolicy[]>)[values.spinning];
   if (!spinning) throw new Error(`--spinning must be auto, off, on or both, got '${values.spinning}'`);
   if (values.torch !== 'auto' && values.torch !== 'off') throw new Error(`--torch must be auto or off, got '${values.torch}'`);
+  const graphs = ({ cpu: ['cpu'], portable: ['portable'], both: ['cpu', 'portable'] } as Record<string, Graphs[]>)[values.graphs];
+  if (!graphs) throw new Error(`--graphs must be cpu, portable or both, got '${values.graphs}'`);
   return {
     models: positionals.length ? (positionals as ModelName[]) : [...MODEL_NAMES],
-    epochsFrac: frac, threads, spinning, repeats, torch: values.torch === 'auto', json: values.json,
+    epochsFrac: frac, threads, spinning, repeats, torch: values.torch === 'auto', graphs, json: values.json,
   };
 }
 
@@ -144,18 +153,27 @@ async function main() {
     for (const threads of s.threads) {
       for (const policy of s.spinning) {
         const { spinning } = await resolveSpinning(policy, threads);
-        let config = `ort threads ${threads ?? `default(${cores})`}, spinning ${policy === 'auto' ? `auto (${spinning ? 'on' : 'off'})` : policy}`;
+        const config = `ort threads ${threads ?? `default(${cores})`}, spinning ${policy === 'auto' ? `auto (${spinning ? 'on' : 'off'})` : policy}`;
         console.error(`${model} (${data.source}), ${steps} steps, ${config} ...`);
-        const ours = await timeOurs({ def, data, weights, indices, batch: BATCH, threads, spinning, repeats: s.repeats });
-        const row: Row = { model, config, steps, stepsPerEpoch, ours };
+        // One timed run of each graph kind in turn, so that a spell of load hits them alike.
+        const timings = s.graphs.map((): Timing[] => []);
+        for (let r = 0; r < s.repeats; r++) {
+          for (const [k, graphs] of s.graphs.entries()) {
+            timings[k].push(await timeOurs({ def, data, weights, indices, batch: BATCH, threads, spinning, repeats: 1, graphs }));
+          }
+        }
+        const byKind = s.graphs.map((graphs, k): Row => ({
+          model, config: `${config}, ${graphs} graphs`, steps, stepsPerEpoch,
+          ours: { ...timings[k][0], seconds: timings[k].flatMap((t) => t.seconds), cpuSeconds: timings[k].flatMap((t) => t.cpuSeconds) },
+        }));
         // PyTorch has no spinning switch: time it once per thread count.
         if (tv && policy === s.spinning[0]) {
-          row.torchPlain = timeTorch(dir, model, threads, s.repeats, false);
-          row.torchTuned = timeTorch(dir, model, threads, s.repeats, true);
-          row.config += `; torch threads ${row.torchTuned.threads}`;
+          const torchPlain = timeTorch(dir, model, threads, s.repeats, false);
+          const torchTuned = timeTorch(dir, model, threads, s.repeats, true);
+          for (const row of byKind) Object.assign(row, { torchPlain, torchTuned, config: `${row.config}; torch threads ${torchTuned.threads}` });
         }
-        rows.push(row);
-        console.error(formatTable([row]).split('\n').at(-1));
+        rows.push(...byKind);
+        for (const row of byKind) console.error(formatTable([row]).split('\n').at(-1));
       }
     }
     await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * `node dist/scripts/bench_kernels.js [--threads 1,2] [--rounds 15] [--spinning auto|on|off] [--torch auto|off]`
+ * `node dist/scripts/bench_kernels.js [--threads 1,2] [--rounds 15] [--spinning auto|on|off] [--torch auto|off] [--clock wall|cpu]`
  *
  * Convolution kernels alone, layer by layer (every 3x3 convolution of basic-cnn, complex-cnn and cifar10-cnn,
  * batch 64): onnxruntime's Conv forward, and forward + our gradient rule (dX where training needs it, dW,
@@ -15,10 +15,17 @@ import ort from 'onnxruntime-node';
 import { ruleFor } from '../src/ops/index.js';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { encodeModel } from '../src/onnx/model.js';
+import { nchwcBlockSize } from '../src/program/lowering/block_size.js';
+import { lowerToNchwc } from '../src/program/lowering/nchwc.js';
 import { createSession } from '../src/train/session.js';
 import { resolveSpinning, spinPolicy } from '../src/train/spinning.js';
 
 const PYTHON = '/usr/bin/python3';
+/**
+ * 'wall': elapsed ms. 'cpu': CPU ms of the whole process (all threads) per run, which moves far less while
+ * other processes load the machine; at 1 thread without spinning it is the kernels' own time.
+ */
+let CLOCK: 'wall' | 'cpu' = 'wall';
 const BATCH = 64;
 
 interface Layer { models: string; c: number; m: number; h: number; dx: boolean }
@@ -40,26 +47,40 @@ export const LAYERS: Layer[] = [
 /** Multiply-adds x 2 of the forward convolution; the backward is 2x that with dX, 1x without. */
 const gflop = (l: Layer) => (2 * BATCH * l.c * l.m * 9 * l.h * l.h) / 1e9;
 
-function graphs(l: Layer): { fwd: Uint8Array; both: Uint8Array } {
-  const build = (withGrad: boolean) => {
-    const b = new GraphBuilder(withGrad ? 'conv_fwd_bwd' : 'conv_fwd');
-    const x = b.input('x', 'float32', [BATCH, l.c, l.h, l.h]);
-    const w = b.input('w', 'float32', [l.m, l.c, 3, 3]);
-    const bias = b.input('bias', 'float32', [l.m]);
+type Part = 'fwd' | 'dx' | 'dw' | 'both';
+
+/**
+ * One layer's graph: the forward Conv, or the gradient parts our rule emits (dX, dW + dB, or forward and
+ * all of them); `nchwc` lowers it as a CPU session runs it. 'dwSwapped' is dW as one Conv with the batch as
+ * the channels (the output gradient as a Ho x Wo filter over X), for the NCHWc weight-gradient question.
+ */
+function graph(l: Layer, part: Part | 'dwSwapped', nchwc: boolean): Uint8Array {
+  const b = new GraphBuilder(`conv_${part}`);
+  const x = b.input('x', 'float32', [BATCH, l.c, l.h, l.h]);
+  const w = b.input('w', 'float32', [l.m, l.c, 3, 3]);
+  const bias = b.input('bias', 'float32', [l.m]);
+  // Only each result's first element leaves onnxruntime: copying whole tensors out to JavaScript would
+  // cost more than the smaller convolutions themselves.
+  const first = (t: string) => b.output(b.op1('Slice', [b.op1('Reshape', [t, b.constant([-1], 'int64')]), b.constant([0], 'int64'), b.constant([1], 'int64')]));
+  if (part === 'dwSwapped') {
+    const dy = b.input('dy', 'float32', [BATCH, l.m, l.h, l.h]);
+    const swap = { perm: [1, 0, 2, 3] };
+    first(b.op1('Transpose', [b.op1('Conv', [b.op1('Transpose', [x], swap), b.op1('Transpose', [dy], swap)], { pads: [1, 1, 1, 1] })], swap));
+  } else {
     const y = b.op1('Conv', [x, w, bias], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
     const node = b.graph.nodes.at(-1)!;
-    // Only each result's first element leaves onnxruntime: copying whole tensors out to JavaScript would
-    // cost more than the smaller convolutions themselves.
-    const first = (t: string) => b.output(b.op1('Slice', [b.op1('Reshape', [t, b.constant([-1], 'int64')]), b.constant([0], 'int64'), b.constant([1], 'int64')]));
-    first(y);
-    if (withGrad) {
+    if (part === 'fwd' || part === 'both') first(y);
+    if (part !== 'fwd') {
       const dy = b.input('dy', 'float32', [BATCH, l.m, l.h, l.h]);
-      const grads = ruleFor('Conv')!.grad!({ b, needs: [l.dx, true, true] }, node, [dy]);
+      const needs = [l.dx && part !== 'dw', part !== 'dx', part !== 'dx'];
+      const grads = ruleFor('Conv')!.grad!({ b, needs }, node, [dy]);
       for (const g of grads) if (g) first(g);
+      // A gradient part alone: drop the forward Conv nothing reads.
+      if (part !== 'both') b.graph.nodes.splice(b.graph.nodes.indexOf(node), 1);
     }
-    return encodeModel(b.graph);
-  };
-  return { fwd: build(false), both: build(true) };
+  }
+  const block = nchwcBlockSize();
+  return encodeModel(nchwc && block ? lowerToNchwc(b.graph, block) : b.graph);
 }
 
 function filled(n: number, seed: number): Float32Array {
@@ -70,6 +91,21 @@ function filled(n: number, seed: number): Float32Array {
     a[i] = s / 2 ** 32 - 0.5;
   }
   return a;
+}
+
+/** Median ms of each session, their rounds interleaved so that a load spell on the shared machine hits all alike. */
+async function medianMsEach(sessions: ort.InferenceSession[], feeds: Record<string, ort.Tensor>[], rounds: number): Promise<number[]> {
+  for (let k = 0; k < sessions.length; k++) for (let i = 0; i < 2; i++) await sessions[k].run(feeds[k]);
+  const times = sessions.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < sessions.length; k++) {
+      const [t0, c0] = [performance.now(), process.cpuUsage()];
+      await sessions[k].run(feeds[k]);
+      const c = process.cpuUsage(c0);
+      times[k].push(CLOCK === 'cpu' ? (c.user + c.system) / 1000 : performance.now() - t0);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
 }
 
 async function medianMs(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, rounds: number): Promise<number> {
@@ -89,7 +125,7 @@ function torchTimes(threads: number, rounds: number): Map<string, { fwd: number;
   if (!existsSync(PYTHON)) return null;
   const spec = LAYERS.map((l) => `${l.c},${l.m},${l.h},${l.dx ? 1 : 0}`).join(';');
   const script = join(import.meta.dirname, '..', '..', 'scripts', 'bench_kernels_torch.py');
-  const r = spawnSync(PYTHON, [script, String(threads), String(rounds), spec], {
+  const r = spawnSync(PYTHON, [script, String(threads), String(rounds), spec, CLOCK], {
     encoding: 'utf8',
     env: { ...process.env, GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824' },
   });
@@ -108,38 +144,45 @@ function torchTimes(threads: number, rounds: number): Map<string, { fwd: number;
 async function main() {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { threads: { type: 'string', default: '1,2' }, rounds: { type: 'string', default: '15' }, spinning: { type: 'string', default: 'auto' }, torch: { type: 'string', default: 'auto' } },
+    options: { threads: { type: 'string', default: '1,2' }, rounds: { type: 'string', default: '15' }, spinning: { type: 'string', default: 'auto' }, torch: { type: 'string', default: 'auto' }, clock: { type: 'string', default: 'wall' } },
   });
+  CLOCK = values.clock === 'cpu' ? 'cpu' : 'wall';
   const rounds = Number(values.rounds);
   const policy = spinPolicy(values.spinning);
   const cell = (ms: number, gf: number) => `${ms.toFixed(2)} (${Math.round(gf / (ms / 1000))})`;
-  console.log('| layer (batch 64, 3x3) | threads | GFLOP fwd | ours fwd ms (GFLOP/s) | torch fwd | ours fwd+bwd | torch fwd+bwd |');
-  console.log('|---|---|---|---|---|---|---|');
-  const totals = new Map<string, { ours: number; torch: number }>();
+  console.log(`NCHWc block: ${nchwcBlockSize() || 'none (no lowering)'}; ${CLOCK === 'cpu' ? 'CPU ' : ''}ms (GFLOP/s), median of ${rounds} interleaved rounds`);
+  console.log('| layer (batch 64, 3x3) | threads | std fwd | nchwc fwd | torch fwd | std dX | nchwc dX | dW+dB (Gemm) | dW swapped nchwc | std fwd+bwd | nchwc fwd+bwd | torch fwd+bwd |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  const totals = new Map<string, { std: number; nchwc: number; torch: number }>();
   for (const threads of values.threads.split(',').map(Number)) {
     const { spinning } = await resolveSpinning(policy, threads);
     const torch = values.torch === 'off' ? null : torchTimes(threads, rounds);
     for (const l of LAYERS) {
-      const g = graphs(l);
       const opts = { device: 'cpu' as const, threads, spinning };
       const feeds: Record<string, ort.Tensor> = {
         x: new ort.Tensor('float32', filled(BATCH * l.c * l.h * l.h, 1), [BATCH, l.c, l.h, l.h]),
         w: new ort.Tensor('float32', filled(l.m * l.c * 9, 2), [l.m, l.c, 3, 3]),
         bias: new ort.Tensor('float32', filled(l.m, 3), [l.m]),
       };
-      const fwdSession = await createSession(g.fwd, opts);
-      const fwd = await medianMs(fwdSession, feeds, rounds);
-      await fwdSession.release();
-      const bothSession = await createSession(g.both, opts);
-      const both = await medianMs(bothSession, { ...feeds, dy: new ort.Tensor('float32', filled(BATCH * l.m * l.h * l.h, 4), [BATCH, l.m, l.h, l.h]) }, rounds);
-      await bothSession.release();
+      const withDy = { ...feeds, dy: new ort.Tensor('float32', filled(BATCH * l.m * l.h * l.h, 4), [BATCH, l.m, l.h, l.h]) };
+      const time = async (variants: [Part | 'dwSwapped', boolean][]) => {
+        const sessions = await Promise.all(variants.map(([part, nchwc]) => createSession(graph(l, part, nchwc), opts)));
+        const ms = await medianMsEach(sessions, variants.map(([part]) => (part === 'fwd' ? feeds : withDy)), rounds);
+        await Promise.all(sessions.map((s) => s.release()));
+        return ms;
+      };
+      const [fwd, fwdN, both, bothN] = await time([['fwd', false], ['fwd', true], ['both', false], ['both', true]]);
+      const [dx, dxN] = l.dx ? await time([['dx', false], ['dx', true]]) : [NaN, NaN];
+      const [dw, dwS] = await time([['dw', false], ['dwSwapped', true]]);
       const t = torch?.get(`${l.c},${l.m},${l.h},${l.dx ? 1 : 0}`);
       const f = gflop(l);
       const fb = f * (l.dx ? 3 : 2);
-      console.log(`| ${l.models} ${l.c}->${l.m} @${l.h}x${l.h}${l.dx ? '' : ' (no dX)'} | ${threads} | ${f.toFixed(3)} | ${cell(fwd, f)} | ${t ? cell(t.fwd, f) : '-'} | ${cell(both, fb)} | ${t ? cell(t.fwdBwd, fb) : '-'} |`);
+      const c = (ms: number, gf: number) => (Number.isNaN(ms) ? '-' : cell(ms, gf));
+      console.log(`| ${l.models} ${l.c}->${l.m} @${l.h}x${l.h}${l.dx ? '' : ' (no dX)'} | ${threads} | ${c(fwd, f)} | ${c(fwdN, f)} | ${t ? cell(t.fwd, f) : '-'} | ${c(dx, f)} | ${c(dxN, f)} | ${c(dw, f)} | ${c(dwS, f)} | ${c(both, fb)} | ${c(bothN, fb)} | ${t ? cell(t.fwdBwd, fb) : '-'} |`);
       const key = `${l.models}, ${threads} thread${threads > 1 ? 's' : ''}`;
-      const sum = totals.get(key) ?? { ours: 0, torch: 0 };
-      sum.ours += both;
+      const sum = totals.get(key) ?? { std: 0, nchwc: 0, torch: 0 };
+      sum.std += both;
+      sum.nchwc += bothN;
       sum.torch += t?.fwdBwd ?? NaN;
       totals.set(key, sum);
     }
@@ -157,7 +200,7 @@ async function main() {
     }
   }
   console.log('\nconvolutions forward + backward, summed over a model\'s layers (ms per step):');
-  for (const [key, s] of totals) console.log(`  ${key}: ours ${s.ours.toFixed(2)}, torch ${Number.isNaN(s.torch) ? '-' : s.torch.toFixed(2)}`);
+  for (const [key, s] of totals) console.log(`  ${key}: standard ${s.std.toFixed(2)}, nchwc ${s.nchwc.toFixed(2)}, torch ${Number.isNaN(s.torch) ? '-' : s.torch.toFixed(2)}`);
 }
 
 main().catch((e) => {

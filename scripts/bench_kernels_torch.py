@@ -1,6 +1,7 @@
 """PyTorch side of scripts/bench_kernels.ts: conv2d forward and forward+backward per layer.
 
-usage: bench_kernels_torch.py THREADS ROUNDS 'C,M,H,dx;C,M,H,dx;...'   prints one JSON line per layer
+usage: bench_kernels_torch.py THREADS ROUNDS 'C,M,H,dx;C,M,H,dx;...' [wall|cpu]   prints one JSON line per layer
+(cpu: process CPU time, all threads, instead of elapsed time)
 """
 import json
 import sys
@@ -9,14 +10,17 @@ import time
 import torch
 
 
+CLOCK = time.process_time if len(sys.argv) > 4 and sys.argv[4] == 'cpu' else time.perf_counter
+
+
 def median_ms(f, rounds):
     f()
     f()
     times = []
     for _ in range(rounds):
-        t = time.perf_counter()
+        t = CLOCK()
         f()
-        times.append((time.perf_counter() - t) * 1000)
+        times.append((CLOCK() - t) * 1000)
     times.sort()
     return times[len(times) // 2]
 

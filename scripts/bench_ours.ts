@@ -9,6 +9,9 @@ import { defaultOptimizerSettings } from '../src/optim/index.js';
 import { TrainSessions } from '../src/train/sessions.js';
 import type { BenchData } from './bench_data.js';
 
+/** The graphs a CPU session runs (NCHWc-lowered where the machine allows), or the portable ones. */
+export type Graphs = 'cpu' | 'portable';
+
 export interface OursSettings {
   def: ModelDef;
   data: BenchData;
@@ -24,6 +27,8 @@ export interface OursSettings {
   chunkSteps?: number;
   /** Timed repetitions from the same initial state. */
   repeats: number;
+  /** Default 'cpu'. */
+  graphs?: Graphs;
 }
 
 export interface Timing {
@@ -42,7 +47,11 @@ export interface Timing {
 export async function timeOurs(s: OursSettings): Promise<Timing> {
   const set = compileGraphSet({ def: s.def, optimizer: defaultOptimizerSettings('adam') });
   const sig = set.signature;
-  const runner = await TrainSessions.create(set, { device: 'cpu', threads: s.threads, spinning: s.spinning, graphKind: 'loop' });
+  // The portable graphs through the same sessions: ONNXTRAIN_NCHWC=off while they compile (block_size.ts).
+  const saved = process.env.ONNXTRAIN_NCHWC;
+  if (s.graphs === 'portable') process.env.ONNXTRAIN_NCHWC = 'off';
+  const runner = await TrainSessions.create(set, { device: 'cpu', threads: s.threads, spinning: s.spinning, graphKind: 'loop' })
+    .finally(() => (saved === undefined ? delete process.env.ONNXTRAIN_NCHWC : (process.env.ONNXTRAIN_NCHWC = saved)));
   const { train } = s.data;
   const data = {
     images: new ort.Tensor('float32', train.images, [train.n, train.channels, train.height, train.width]),

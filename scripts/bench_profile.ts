@@ -1,5 +1,5 @@
 /**
- * `node dist/scripts/bench_profile.js <model> [--steps 30] [--threads N] [--top 25] [--graph loop|step] [--opt all|extended|basic|disabled] [--spinning off|on]`
+ * `node dist/scripts/bench_profile.js <model> [--steps 30] [--threads N] [--top 25] [--graph loop|step] [--opt all|extended|basic|disabled] [--spinning off|on] [--graphs cpu|portable]`
  *
  * Runs the train_loop (or train_step) graph of a seed model under onnxruntime's profiler and prints the
  * time per op type and the slowest nodes (per step, summed over the body's nodes), to find what to
@@ -23,7 +23,7 @@ interface Event { cat: string; name: string; dur: number; args?: { op_name?: str
 async function main() {
   const { values, positionals } = parseArgs({
     args: process.argv.slice(2), allowPositionals: true,
-    options: { steps: { type: 'string', default: '30' }, threads: { type: 'string' }, top: { type: 'string', default: '25' }, graph: { type: 'string', default: 'loop' }, opt: { type: 'string', default: 'all' }, spinning: { type: 'string', default: 'off' } },
+    options: { steps: { type: 'string', default: '30' }, threads: { type: 'string' }, top: { type: 'string', default: '25' }, graph: { type: 'string', default: 'loop' }, opt: { type: 'string', default: 'all' }, spinning: { type: 'string', default: 'off' }, graphs: { type: 'string', default: 'cpu' } },
   });
   const model = positionals[0];
   if (!model || !isModelName(model)) throw new Error(`usage: bench_profile.js <model> [--steps N] [--threads N] [--graph loop|step]; got '${model ?? ''}'`);
@@ -34,7 +34,8 @@ async function main() {
   const data = await benchData(def);
   const { indices } = epochBatches(data.train.n, 64, steps + 1);
   const loop = values.graph === 'loop';
-  const graph = set.graph(loop ? 'train_loop' : 'train_step');
+  // 'cpu': the graph a CPU session runs (NCHWc-lowered where the machine allows); 'portable': as written to disk.
+  const graph = values.graphs === 'portable' ? set.graph(loop ? 'train_loop' : 'train_step') : set.graphFor(loop ? 'train_loop' : 'train_step', 'cpu');
   const prefix = `onnxtrain-profile-${process.pid}-${model}`;
   const session = await ort.InferenceSession.create(encodeModel(graph), {
     executionProviders: ['cpu'], graphOptimizationLevel: values.opt as 'all', executionMode: 'sequential', interOpNumThreads: 1,

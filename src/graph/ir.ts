@@ -53,6 +53,8 @@ export class Graph {
   initializers = new Map<string, Tensor>();
   /** Known dtype and shape of every value the builder has seen, graph inputs included. */
   values = new Map<string, ValueInfo>();
+  /** Operator sets beyond ai.onnx that the nodes use (domain -> version); encodeModel imports them. */
+  opsets = new Map<string, number>();
 
   constructor(public name: string) {}
 

@@ -122,7 +122,7 @@ export interface EncodeOptions {
   metadata?: Record<string, string>;
   /** Default IR_VERSION. */
   irVersion?: number;
-  /** Every operator set the graph uses. Default ai.onnx at OPSET. */
+  /** Every operator set the graph uses. Default ai.onnx at OPSET and the graph's own `opsets`. */
   opsetImports?: OpsetImport[];
   /** Default PRODUCER. */
   producerName?: string;
@@ -131,6 +131,9 @@ export interface EncodeOptions {
   /** ModelProto fields onnxtrain does not model (domain, model_version, functions, training_info, ...), written as given. */
   extra?: Obj;
 }
+
+const defaultOpsets = (g: Graph): OpsetImport[] =>
+  [{ domain: '', version: OPSET }, ...[...g.opsets].sort(([a], [b]) => (a < b ? -1 : 1)).map(([domain, version]) => ({ domain, version }))];
 
 /**
  * Serialise a graph as an ONNX ModelProto: ai.onnx opset OPSET and IR_VERSION unless opts say otherwise.
@@ -145,7 +148,7 @@ export function encodeModel(g: Graph, opts: EncodeOptions = {}): Uint8Array {
     producer_version: set(opts.producerVersion ?? '0.1.0'),
     doc_string: set(opts.docString ?? ''),
     graph: graphProto(g),
-    opset_import: (opts.opsetImports ?? [{ domain: '', version: OPSET }]).map((o) => {
+    opset_import: (opts.opsetImports ?? defaultOpsets(g)).map((o) => {
       const k = kept.get(o);
       return k && isDeepStrictEqual(decodeOpset(k), o) ? k : { domain: set(o.domain), version: o.version };
     }),

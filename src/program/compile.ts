@@ -5,6 +5,8 @@
 import type { Graph } from '../graph/ir.js';
 import type { Tensor } from '../graph/tensor.js';
 import * as graphs from './graphs.js';
+import { nchwcBlockSize } from './lowering/block_size.js';
+import { lowerToNchwc } from './lowering/nchwc.js';
 import { signature, type GraphSettings, type ModelSignature } from './signature.js';
 
 export const GRAPH_NAMES = ['training', 'optimizer', 'eval', 'validation', 'train_step', 'train_loop'] as const;
@@ -20,6 +22,7 @@ export interface GraphSet {
   /**
    * The graph as a session on `device` runs it: the portable graph, lowered for the device where a
    * lowering exists (the device lowerings live in src/program/lowering). The artifacts stay portable.
+   * 'cpu': convolutions on onnxruntime's NCHWc kernels where the machine has them (lowering/nchwc.ts).
    */
   graphFor(name: GraphName, device: string): Graph;
 }
@@ -36,6 +39,7 @@ const BUILDERS: Record<GraphName, (c: graphs.Compiled) => Graph> = {
 export function compileGraphSet(settings: GraphSettings): GraphSet {
   const compiled: graphs.Compiled = { settings, sig: signature(settings) };
   const built = new Map<GraphName, Graph>();
+  const lowered = new Map<GraphName, Graph>();
   return {
     settings,
     signature: compiled.sig,
@@ -45,8 +49,12 @@ export function compileGraphSet(settings: GraphSettings): GraphSet {
       return g;
     },
     evalWith: (weights) => graphs.buildEvalGraph(compiled, weights),
-    graphFor(name, _device) {
-      return this.graph(name);
+    graphFor(name, device) {
+      const block = device === 'cpu' ? nchwcBlockSize() : 0;
+      if (!block) return this.graph(name);
+      let g = lowered.get(name);
+      if (!g) lowered.set(name, (g = lowerToNchwc(this.graph(name), block)));
+      return g;
     },
   };
 }

@@ -1,7 +1,7 @@
 /** Runs our training graphs on a PyTorch fixture's formula inputs (see test/helpers/fixture_values.ts). */
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
-import { compileGraphSet } from '../../src/program/compile.js';
+import { compileGraphSet, type GraphName } from '../../src/program/compile.js';
 import { signature, type GraphSettings, type ModelSignature } from '../../src/program/signature.js';
 import type { Graph } from '../../src/graph/ir.js';
 import * as N from '../../src/graph/names.js';
@@ -18,6 +18,15 @@ export const fromOrt = (t: ort.Tensor): Tensor =>
   t.type === 'int64'
     ? { dtype: 'int64', dims: [...t.dims], data: t.data as BigInt64Array }
     : { dtype: 'float32', dims: [...t.dims], data: t.data as Float32Array };
+
+/**
+ * Which graphs run: the portable ones, or those a CPU session runs (GraphSet.graphFor(name, 'cpu'): the
+ * NCHWc lowering where this machine has it).
+ */
+export type GraphPath = 'portable' | 'cpu';
+
+const graphOf = (settings: GraphSettings, name: GraphName, path: GraphPath): Graph =>
+  path === 'cpu' ? compileGraphSet(settings).graphFor(name, 'cpu') : compileGraphSet(settings).graph(name);
 
 export async function session(graph: Graph): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(encodeModel(graph));
@@ -47,8 +56,8 @@ const settingsFor = (c: FixtureCase, kind: OptimizerKind): GraphSettings => {
 };
 
 /** training.onnx outputs: loss, logits, gradients by parameter, running statistics after the forward. */
-export async function runTraining(c: FixtureCase) {
-  const s = await session(compileGraphSet({ def: c.def, optimizer: defaultOptimizerSettings('adam') }).graph('training'));
+export async function runTraining(c: FixtureCase, path: GraphPath = 'portable') {
+  const s = await session(graphOf({ def: c.def, optimizer: defaultOptimizerSettings('adam') }, 'training', path));
   const feeds: Record<string, ort.Tensor> = { [N.INPUT]: toOrt(c.images), [N.LABELS]: toOrt(c.labels) };
   for (const p of [...c.sig.trainable, ...c.sig.buffers]) feeds[p.name] = toOrt(c.weights.get(p.name)!);
   for (const [name, m] of c.masks) feeds[name] = toOrt(m);
@@ -73,10 +82,10 @@ export interface StepResult {
 const zeros = (t: Tensor): Tensor => ({ dtype: 'float32', dims: [...t.dims], data: new Float32Array(t.data.length) });
 
 /** `steps` runs of train_step.onnx on the fixture batch and masks, from zero optimizer state. */
-export async function runTrainSteps(c: FixtureCase, kind: OptimizerKind, steps: number): Promise<StepResult> {
+export async function runTrainSteps(c: FixtureCase, kind: OptimizerKind, steps: number, path: GraphPath = 'portable'): Promise<StepResult> {
   const settings = settingsFor(c, kind);
   const slots = stateSlots(settings.optimizer);
-  const s = await session(compileGraphSet(settings).graph('train_step'));
+  const s = await session(graphOf(settings, 'train_step', path));
   const params = new Map(c.sig.trainable.map((p) => [p.name, c.weights.get(p.name)!]));
   const state = new Map(slots.flatMap((slot) => c.sig.trainable.map((p) => [N.state(p.name, slot), zeros(c.weights.get(p.name)!)] as const)));
   const buffers = new Map(c.sig.buffers.map((p) => [p.name, c.weights.get(p.name)!]));
@@ -98,10 +107,10 @@ export async function runTrainSteps(c: FixtureCase, kind: OptimizerKind, steps: 
 }
 
 /** The same steps in one run of train_loop.onnx: every step reads the whole fixture batch and the same masks. */
-export async function runTrainLoop(c: FixtureCase, kind: OptimizerKind, steps: number): Promise<StepResult> {
+export async function runTrainLoop(c: FixtureCase, kind: OptimizerKind, steps: number, path: GraphPath = 'portable'): Promise<StepResult> {
   const settings = settingsFor(c, kind);
   const slots = stateSlots(settings.optimizer);
-  const s = await session(compileGraphSet(settings).graph('train_loop'));
+  const s = await session(graphOf(settings, 'train_loop', path));
   const B = c.labels.dims[0];
   const feeds: Record<string, ort.Tensor> = {
     [N.DATA_IMAGES]: toOrt(c.images),

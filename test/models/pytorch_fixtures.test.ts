@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { assertClose, FLOAT32_NOISE, modelNoise, readFixture, type Comparison, type Tolerance } from '../helpers/fixture_values.js';
-import { fixtureCase, runTraining, runTrainLoop, runTrainSteps, type FixtureCase, type StepResult } from './fixture_session.js';
+import { nchwcBlockSize } from '../../src/program/lowering/block_size.js';
+import { fixtureCase, runTraining, runTrainLoop, runTrainSteps, type FixtureCase, type GraphPath, type StepResult } from './fixture_session.js';
 
 const CASES = [
   'simple-mlp', 'medium-mlp', 'deep-mlp', 'medium-mlp-dropout',
@@ -82,13 +83,20 @@ function assertSteps(c: FixtureCase, kind: (typeof OPTIMIZERS)[number], r: StepR
   for (const [name, t] of r.buffers) note(`${kind} buffers`, assertClose(`${kind} ${name}`, t, ref.buffers[name], TOL.steps));
 }
 
-for (const name of CASES) {
-  describe(`pytorch fixture ${name}`, () => {
+/** The convolutional cases run twice: as the portable graphs, and as a CPU session runs them (NCHWc lowering). */
+const CONV_CASES = CASES.filter((name) => !name.includes('mlp'));
+const RUNS: [string, GraphPath][] = [
+  ...CASES.map((name) => [name, 'portable'] as [string, GraphPath]),
+  ...(nchwcBlockSize() ? CONV_CASES.map((name) => [name, 'cpu'] as [string, GraphPath]) : []),
+];
+
+for (const [name, path] of RUNS) {
+  describe(`pytorch fixture ${name}${path === 'cpu' ? ' (CPU graphs, NCHWc)' : ''}`, () => {
     let c: FixtureCase;
     let training: Awaited<ReturnType<typeof runTraining>>;
     before(async () => {
       c = fixtureCase(readFixture(name));
-      training = await runTraining(c);
+      training = await runTraining(c, path);
     });
 
     it('has our state_dict names, formula weights and dropout masks', () => {
@@ -118,7 +126,7 @@ for (const name of CASES) {
 
     for (const kind of OPTIMIZERS) {
       it(`${kind}: losses and parameters over 3 train_step runs equal torch`, async () => {
-        assertSteps(c, kind, await runTrainSteps(c, kind, c.fixture.steps));
+        assertSteps(c, kind, await runTrainSteps(c, kind, c.fixture.steps, path));
       });
     }
   });
