@@ -13,7 +13,8 @@ const experimentOptions = (y: Argv) =>
     .option('out', { type: 'string', default: 'runs/experiments', describe: 'folder holding one folder per experiment' })
     .option('data-dir', { type: 'string', describe: 'folder holding the dataset folders fashion-mnist/ and cifar10/ (default data)' })
     .option('download', { type: 'boolean', default: true, describe: 'download missing datasets (--no-download: report them missing)' })
-    .option('seed', { type: 'string', defaultDescription: '0' })
+    .option('seed', { type: 'string', describe: 'the first seed', defaultDescription: '0' })
+    .option('seeds', { type: 'string', describe: 'seeds per variant (seed, seed+1, ...): the report gives mean ± sd, 95 % intervals and paired tests', defaultDescription: '1' })
     .option('threads', { type: 'string', describe: 'onnxruntime intra-op threads', defaultDescription: 'one per core' })
     .option('device', { choices: DEVICES, defaultDescription: 'cpu' });
 export type ExperimentArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof experimentOptions>['argv']>>;
@@ -43,6 +44,7 @@ export const experimentCommand = (ctx: CliContext): CommandModule<object, Experi
       dataRoot: a.dataDir,
       download: a.download,
       seed: optional(a.seed, (v) => nonNegativeInt('seed', v)),
+      seeds: optional(a.seeds, (v) => positiveInt('seeds', v)),
       threads: optional(a.threads, (v) => positiveInt('threads', v)),
       device: a.device,
       signal: ctx.signal,
