@@ -122,7 +122,7 @@ export async function runExperimentOnQueue(es: ExperimentSettings & QueueSetting
         added++;
       } else if ((await job.getState()) === 'failed') {
         log(`[${exp.name}] ${run.id}: failed before (${job.failedReason}); trying again`);
-        await job.retry('failed');
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       }
     }
     log(`[${exp.name}] ${runs.length} runs on ${es.queue} (${added} new, ${runs.length - added} queued before); start workers with \`npx onnxtrain worker --queue ${es.queue}\``);

@@ -131,10 +131,16 @@ test('queue: 2 workers, one killed with SIGKILL mid-run; the other resumes its r
     assert.deepEqual(withoutSeconds(JSON.parse(readFileSync(join(again.dir, 'report.json'), 'utf8'))), withoutSeconds(localReport));
 
     // A run that fails every time (too few images for one batch) is marked failed after its attempts; the rest goes on.
-    const bad = await runExperimentOnQueue({ name: 'depth', only: ['simple-mlp'], epochs: 1, limit: 40, root: tmp(), queue: redis.url, attempts: 2, pollMs: 200, log: () => {} });
+    const badSettings = { name: 'depth', only: ['simple-mlp'], epochs: 1, limit: 40, root: tmp(), queue: redis.url, attempts: 2, pollMs: 200 };
+    const bad = await runExperimentOnQueue({ ...badSettings, log: () => {} });
     assert.equal(bad.rows[0].status, 'failed');
     assert.match(bad.rows[0].note!, /^failed after 2 attempts: only \d+ training images are left/);
     assert.match(readFileSync(join(bad.dir, 'report.md'), 'utf8'), /simple-mlp \(failed\)/);
+    // Running the coordinator again tries a failed run again, with all its attempts.
+    const retried: string[] = [];
+    const badAgain = await runExperimentOnQueue({ ...badSettings, log: (l) => retried.push(l) });
+    assert.ok(retried.some((l) => /simple-mlp\/seed-0: failed before \(only \d+ training images .*\); trying again/.test(l)), retried.join('\n'));
+    assert.match(badAgain.rows[0].note!, /^failed after 2 attempts: /);
 
     // Redis going away: the worker waits and reconnects, then takes the next job.
     await redis.stop();
