@@ -155,9 +155,11 @@ export async function writeReport(dir: string, rows: ReportRow[], ctx: ReportCon
   }
   const notes = rows.filter((r) => r.note).map((r) => `${r.label}, seed ${r.seed}: ${r.note}`);
   const norms = rows.filter((r) => r.gradientNorms?.length);
+  // Text columns (left-aligned): the first `textColumns`, and the last where it holds words (the verdict).
+  const isText = (header: string[], i: number, textColumns: number) => i < textColumns || header[i] === 'Verdict';
   const mdTable = (header: string[], body: string[][], textColumns: number) => [
     `| ${header.join(' | ')} |`,
-    `|${header.map((_, i) => (i < textColumns ? '---' : '---:')).join('|')}|`,
+    `|${header.map((_, i) => (isText(header, i, textColumns) ? '---' : '---:')).join('|')}|`,
     ...body.map((cells) => `| ${cells.join(' | ')} |`),
   ];
 
@@ -189,7 +191,7 @@ export async function writeReport(dir: string, rows: ReportRow[], ctx: ReportCon
 
   const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const htmlTable = (header: string[], body: string[][], textColumns: number) => `<table><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>
-${body.map((cells) => `<tr>${cells.map((c, i) => `<td${i >= textColumns ? ' class="n"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('\n')}
+${body.map((cells) => `<tr>${cells.map((c, i) => `<td${isText(header, i, textColumns) ? '' : ' class="n"'}>${esc(c)}</td>`).join('')}</tr>`).join('\n')}
 </tbody></table>`;
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(ctx.experiment.title)} — onnxtrain experiment</title>
