@@ -5,6 +5,7 @@ import { experimentCommand } from './commands/experiment.js';
 import { evaluateCommand, exportWebCommand, predictCommand, serveCommand } from './commands/run_tools.js';
 import { summaryCommand } from './commands/summary.js';
 import { trainCommand } from './commands/train.js';
+import { workerCommand } from './commands/worker.js';
 import type { CliContext } from './context.js';
 
 /** A usage error found by yargs itself (unknown option, bad choice, missing argument): exit code 2. */
@@ -24,6 +25,7 @@ export function buildCli(argv: string[], ctx: CliContext): Argv {
     .command(exportWebCommand)
     .command(serveCommand(ctx))
     .command(experimentCommand(ctx))
+    .command(workerCommand(ctx))
     .demandCommand(1, 'name a command: see --help')
     .strict()
     .parserConfiguration({ 'camel-case-expansion': true })

@@ -21,6 +21,8 @@ export interface Experiment {
   variants: Variant[];
   /** Per-layer gradient norms of the trained models, from training.onnx on one batch. Default false. */
   gradientNorms?: boolean;
+  /** The variant the others are compared with (paired over seeds). Default: the first. */
+  baseline?: string;
 }
 
 const sgd = defaultOptimizerSettings('sgd', { lr: 0.01, momentum: 0.9 });
@@ -35,6 +37,7 @@ export const EXPERIMENTS: Experiment[] = [
     title: 'Batch size',
     question: 'How does the batch size (32, 64, 128) change accuracy and time per epoch of basic-cnn?',
     variants: [32, 64, 128].map((b) => ({ name: `batch-${b}`, label: `batch ${b}`, settings: { model: 'basic-cnn', batchSize: b } })),
+    baseline: 'batch-64',
   },
   {
     name: 'activation',
@@ -66,12 +69,14 @@ export const EXPERIMENTS: Experiment[] = [
       { name: 'rmsprop', label: 'RMSprop', settings: { model: 'basic-cnn', optimizer: rmsprop } },
       { name: 'adam', label: 'Adam', settings: { model: 'basic-cnn', optimizer: adam() } },
     ],
+    baseline: 'adam',
   },
   {
     name: 'learning-rate',
     title: 'Learning rate',
     question: 'Adam with learning rate 1e-4, 1e-3 or 1e-2 on basic-cnn?',
     variants: [1e-4, 1e-3, 1e-2].map((lr) => ({ name: `lr-${lr}`, label: `lr ${lr}`, settings: { model: 'basic-cnn', optimizer: adam({ lr }) } })),
+    baseline: 'lr-0.001',
   },
   {
     name: 'regularization',

@@ -8,6 +8,8 @@ export interface Series {
   points: ReadonlyArray<readonly [number, number]>;
   /** Draw dashed (used once the palette runs out, so series stay distinguishable). Default false. */
   dashed?: boolean;
+  /** [x, low, high]: a shaded band under the line (e.g. the spread over seeds). Default none. */
+  band?: ReadonlyArray<readonly [number, number, number]>;
 }
 
 export interface PanelSettings {
@@ -83,7 +85,7 @@ export function linePanel(s: PanelSettings): string {
   };
   if (plot.width < 40 || plot.height < 40) throw new Error(`chart panel ${s.width}x${s.height} is too small: use at least ${MARGIN.left + MARGIN.right + 40}x${MARGIN.top + MARGIN.bottom + 40}`);
   const xs = s.series.flatMap((ser) => ser.points.map((p) => p[0]));
-  const ys = s.series.flatMap((ser) => ser.points.map((p) => p[1]));
+  const ys = s.series.flatMap((ser) => [...ser.points.map((p) => p[1]), ...(ser.band ?? []).flatMap((b) => [b[1], b[2]])]);
   let [x0, x1] = paddedRange(xs, 0.03);
   if (s.integerX && xs.length > 0 && Math.min(...xs) === Math.max(...xs)) [x0, x1] = [xs[0] - 1, xs[0] + 1];
   const [y0, y1] = paddedRange(ys);
@@ -115,6 +117,13 @@ export function linePanel(s: PanelSettings): string {
   parts.push(`<clipPath id="${clipId}"><rect x="${fmt(plot.left)}" y="${fmt(plot.top)}" width="${fmt(plot.width)}" height="${fmt(plot.height)}"/></clipPath>`);
   const markers = s.markers ?? s.series.every((ser) => ser.points.length <= 40);
   const lines: string[] = [];
+  for (const ser of s.series) {
+    const band = (ser.band ?? []).filter((b) => b.every(Number.isFinite));
+    if (band.length > 1) {
+      const edge = [...band.map((b) => [b[0], b[2]]), ...band.reverse().map((b) => [b[0], b[1]])];
+      lines.push(`<path d="${edge.map((p, i) => `${i === 0 ? 'M' : 'L'}${fmt(px(p[0]))} ${fmt(py(p[1]))}`).join(' ')} Z" fill="${ser.color}" fill-opacity="0.18" stroke="none"/>`);
+    }
+  }
   for (const ser of s.series) {
     const dash = ser.dashed ? ' stroke-dasharray="7 4"' : '';
     for (const run of finiteRuns(ser.points)) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,11 +15,14 @@ const noData = HAVE_DATA ? false : 'Fashion-MNIST missing: apt-get install datas
 const tmp = () => mkdtempSync(join(tmpdir(), 'onnxtrain-exp-'));
 const quiet = { log: () => {}, progress: null };
 
-/** The data rows of the markdown comparison table, as cells. */
-function tableRows(md: string): string[][] {
-  const lines = md.split('\n').filter((l) => l.startsWith('| '));
-  assert.match(lines[0], /^\| Variant \| Model \| Best val acc \| Epoch of best \| Final val acc \| Test acc \| s\/epoch \| Epochs \| Parameters \|$/);
-  return lines.slice(1).map((l) => l.slice(2, -2).split(' | '));
+/** The data rows of the markdown table under `## <section>`, as cells. */
+function tableRows(md: string, section = 'Runs'): string[][] {
+  const after = md.split(`\n## ${section}\n`)[1];
+  assert.ok(after !== undefined, `no section ${section}`);
+  const lines = after.split('\n').slice(1);
+  const table = lines.slice(0, lines.findIndex((l, i) => i > 0 && !l.startsWith('|')));
+  if (section === 'Runs') assert.match(table[0], /^\| Variant \| Seed \| Model \| Best val acc \| Epoch of best \| Final val acc \| Test acc \| s\/epoch \| Epochs \| Parameters \|$/);
+  return table.slice(2).map((l) => l.slice(2, -2).split(' | '));
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -33,23 +36,33 @@ test('depth experiment: an interrupted run resumes, finished runs are skipped, a
     assert.match(e.message, /run `npm run experiment -- depth --out \S+ --epochs 2 --limit 1200 --only simple-mlp medium-mlp` again to continue/);
     return true;
   });
-  assert.ok(existsSync(join(root, 'depth/simple-mlp/last.safetensors')));
-  assert.ok(!existsSync(join(root, 'depth/simple-mlp/results.json')));
+  assert.ok(existsSync(join(root, 'depth/simple-mlp/seed-0/last.safetensors')));
+  assert.ok(!existsSync(join(root, 'depth/simple-mlp/seed-0/results.json')));
   assert.ok(!existsSync(join(root, 'depth/medium-mlp')));
 
   const second = await runExperiment(es);
-  assert.deepEqual(second.resumed, ['simple-mlp']);
-  assert.deepEqual(second.trained, ['medium-mlp']);
-  const stamp = statSync(join(root, 'depth/medium-mlp/last.safetensors')).mtimeMs;
+  assert.deepEqual(second.resumed, ['simple-mlp/seed-0']);
+  assert.deepEqual(second.trained, ['medium-mlp/seed-0']);
+  const stamp = statSync(join(root, 'depth/medium-mlp/seed-0/last.safetensors')).mtimeMs;
 
   const third = await runExperiment(es);
-  assert.deepEqual(third.skipped, ['simple-mlp', 'medium-mlp']);
+  assert.deepEqual(third.skipped, ['simple-mlp/seed-0', 'medium-mlp/seed-0']);
   assert.deepEqual([...third.trained, ...third.resumed], []);
-  assert.equal(statSync(join(root, 'depth/medium-mlp/last.safetensors')).mtimeMs, stamp, 'a finished run was trained again');
+  assert.equal(statSync(join(root, 'depth/medium-mlp/seed-0/last.safetensors')).mtimeMs, stamp, 'a finished run was trained again');
 
-  // A rerun with another seed or fewer epochs would mix runs in one report: refused, naming the fix.
-  await assert.rejects(runExperiment({ ...es, seed: 3 }), /simple-mlp was trained with --seed 0: pass the same --seed, or another --out/);
-  await assert.rejects(runExperiment({ ...es, epochs: 1 }), /simple-mlp was trained with --epochs 2: pass the same --epochs, or another --out/);
+  // A rerun with fewer epochs would mix runs in one report: refused, naming the fix.
+  await assert.rejects(runExperiment({ ...es, epochs: 1 }), /simple-mlp\/seed-0 was trained with --epochs 2: pass the same --epochs, or another --out/);
+
+  // A run in the layout before --seeds (<variant>/ itself) is moved into <variant>/seed-<its seed>/ and counts as done.
+  const variantDir = join(root, 'depth/medium-mlp');
+  for (const e of readdirSync(join(variantDir, 'seed-0'))) renameSync(join(variantDir, 'seed-0', e), join(variantDir, e));
+  rmdirSync(join(variantDir, 'seed-0'));
+  const lines: string[] = [];
+  const fourth = await runExperiment({ ...es, log: (l: string) => lines.push(l) });
+  assert.deepEqual(fourth.skipped, ['simple-mlp/seed-0', 'medium-mlp/seed-0']);
+  assert.ok(lines.some((l) => l.includes('medium-mlp: moved its single-seed run into seed-0/')), lines.join('\n'));
+  assert.deepEqual(readdirSync(variantDir), ['seed-0']);
+  assert.equal(statSync(join(variantDir, 'seed-0/last.safetensors')).mtimeMs, stamp);
 
   const md = readFileSync(join(root, 'depth/report.md'), 'utf8');
   const html = readFileSync(join(root, 'depth/report.html'), 'utf8');
@@ -57,13 +70,13 @@ test('depth experiment: an interrupted run resumes, finished runs are skipped, a
   assert.equal(rows.length, 2);
   const params = { 'simple-mlp': 784 * 256 + 256 + 256 * 10 + 10, 'medium-mlp': 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10 };
   for (const [i, variant] of (['simple-mlp', 'medium-mlp'] as const).entries()) {
-    const dir = join(root, 'depth', variant);
+    const dir = join(root, 'depth', variant, 'seed-0');
     const history = await readMetrics(dir);
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
     assert.equal(history.length, 2);
     const best = history.reduce((b, m) => (m.valAcc > b.valAcc ? m : b));
     const mean = (history[0].seconds + history[1].seconds) / 2;
-    const expected = [variant, variant, pct(best.valAcc), String(best.epoch), pct(history[1].valAcc), pct(results.test.acc), mean.toFixed(2), '2', params[variant].toLocaleString('en-US')];
+    const expected = [variant, '0', variant, pct(best.valAcc), String(best.epoch), pct(history[1].valAcc), pct(results.test.acc), mean.toFixed(2), '2', params[variant].toLocaleString('en-US')];
     assert.deepEqual(rows[i], expected);
     for (const cell of expected) assert.ok(html.includes(`>${cell}</td>`), `report.html lacks ${cell}`);
     // Gradient norms: one finite, positive norm per Linear layer, in the report too.
@@ -82,16 +95,16 @@ test('missing CIFAR-10: the report says so and how to get it, the Fashion-MNIST 
   const dataRoot = join(tmp(), 'data');
   mkdirSync(dataRoot);
   const r = await runExperiment({ name: 'reproduce', only: ['simple-mlp', 'cifar10-cnn'], epochs: 1, limit: 1200, root, dataRoot, download: false, ...quiet });
-  assert.deepEqual(r.trained, ['simple-mlp']);
-  assert.deepEqual(r.missing, ['cifar10-cnn']);
+  assert.deepEqual(r.trained, ['simple-mlp/seed-0']);
+  assert.deepEqual(r.missing, ['cifar10-cnn/seed-0']);
   const md = readFileSync(join(root, 'reproduce/report.md'), 'utf8');
   const rows = tableRows(md);
   assert.equal(rows[0][0], 'simple-mlp');
-  assert.match(rows[0][5], /^\d+\.\d\d%$/);
-  assert.deepEqual(rows[1].slice(0, 3), ['cifar10-cnn (not run: data missing)', 'cifar10-cnn', '–']);
+  assert.match(rows[0][6], /^\d+\.\d\d%$/);
+  assert.deepEqual(rows[1].slice(0, 4), ['cifar10-cnn (not run: data missing)', '0', 'cifar10-cnn', '–']);
   assert.ok(md.includes(`CIFAR-10 could not be loaded from ${join(dataRoot, 'cifar10')}/`), md);
   assert.ok(md.includes('download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'));
-  assert.ok(!existsSync(join(root, 'reproduce/cifar10-cnn/config.json')));
+  assert.ok(!existsSync(join(root, 'reproduce/cifar10-cnn/seed-0/config.json')));
 });
 
 test('experiment CLI: --list names every experiment; bad names fail in one line', () => {

@@ -13,7 +13,10 @@ const experimentOptions = (y: Argv) =>
     .option('out', { type: 'string', default: 'runs/experiments', describe: 'folder holding one folder per experiment' })
     .option('data-dir', { type: 'string', describe: 'folder holding the dataset folders fashion-mnist/ and cifar10/ (default data)' })
     .option('download', { type: 'boolean', default: true, describe: 'download missing datasets (--no-download: report them missing)' })
-    .option('seed', { type: 'string', defaultDescription: '0' })
+    .option('seed', { type: 'string', describe: 'the first seed', defaultDescription: '0' })
+    .option('seeds', { type: 'string', describe: 'seeds per variant (seed, seed+1, ...): the report gives mean ± sd, 95 % intervals and paired tests', defaultDescription: '1' })
+    .option('queue', { type: 'string', describe: 'run on workers: enqueue each (variant, seed) run as a BullMQ job on this Redis (redis://host:6379), watch, then write the report; --out must be a folder every worker sees' })
+    .option('attempts', { type: 'string', describe: 'with --queue: tries per run before it is marked failed', defaultDescription: '3' })
     .option('threads', { type: 'string', describe: 'onnxruntime intra-op threads', defaultDescription: 'one per core' })
     .option('device', { choices: DEVICES, defaultDescription: 'cpu' });
 export type ExperimentArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof experimentOptions>['argv']>>;
@@ -33,9 +36,20 @@ export const experimentCommand = (ctx: CliContext): CommandModule<object, Experi
     if (!exp) throw new UsageError(`unknown experiment '${a.name}': use one of ${EXPERIMENTS.map((e) => e.name).join(', ')}`);
     const unknown = (a.only ?? []).find((o) => !exp.variants.some((v) => v.name === o));
     if (unknown !== undefined) throw new UsageError(`--only ${unknown}: experiment '${exp.name}' has no such variant; use ${exp.variants.map((v) => v.name).join(', ')}`);
+    const attempts = optional(a.attempts, (v) => positiveInt('attempts', v));
+    if (attempts !== undefined && !a.queue) throw new UsageError('--attempts applies to --queue runs only: add --queue redis://host:6379, or drop --attempts');
+    if (a.queue) {
+      const { redisConnection } = await import('../../experiments/queue.js');
+      try {
+        redisConnection(a.queue);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     const { runExperiment } = await import('../../experiments/run.js');
     ctx.handlesStop();
-    await runExperiment({
+    const { runExperimentOnQueue } = a.queue ? await import('../../experiments/queue.js') : { runExperimentOnQueue: null };
+    const settings = {
       name: exp.name,
       epochs: optional(a.epochs, (v) => positiveInt('epochs', v)),
       limit: optional(a.limit, (v) => intAtLeast('limit', v, 2)),
@@ -44,9 +58,12 @@ export const experimentCommand = (ctx: CliContext): CommandModule<object, Experi
       dataRoot: a.dataDir,
       download: a.download,
       seed: optional(a.seed, (v) => nonNegativeInt('seed', v)),
+      seeds: optional(a.seeds, (v) => positiveInt('seeds', v)),
       threads: optional(a.threads, (v) => positiveInt('threads', v)),
       device: a.device,
       signal: ctx.signal,
-    });
+    };
+    if (runExperimentOnQueue && a.queue) await runExperimentOnQueue({ ...settings, queue: a.queue, attempts });
+    else await runExperiment(settings);
   },
 });
