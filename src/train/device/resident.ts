@@ -7,7 +7,7 @@
  * aborts the process on it; device tensors are read back by a run whose outputs are on the CPU.
  */
 import ort from 'onnxruntime-node';
-import type { ValueInfo } from '../../graph/ir.js';
+import type { Graph, ValueInfo } from '../../graph/ir.js';
 import * as names from '../../graph/names.js';
 import { encodeModel } from '../../onnx/model.js';
 import { buildDeviceTraining, buildIdentityGraph, ITERATION, ONEHOT_LABELS, onDevice, onHost, perStep, type DeviceTraining } from '../../program/device_graphs.js';
@@ -58,7 +58,7 @@ export class ResidentTraining {
   private readonly state: ValueInfo[];
 
   constructor(
-    private readonly trainStep: () => import('../../graph/ir.js').Graph,
+    private readonly trainStep: () => Graph,
     private readonly sig: ModelSignature,
     private readonly settings: SessionSettings,
   ) {
@@ -122,7 +122,7 @@ export class ResidentTraining {
   async train(host: Map<string, ort.Tensor>, c: DeviceChunk): Promise<{ losses: Float32Array; corrects: number[] }> {
     const s = await this.sessionsFor(c.batch);
     await this.ensureResident(host);
-    const classes = this.sig.all.length ? (s.graphs.step.info(ONEHOT_LABELS).shape![1] as number) : 0;
+    const classes = s.graphs.step.info(ONEHOT_LABELS).shape![1] as number;
     await this.ensureData(c.data.images, c.data.labels, classes);
 
     const steps = BigInt64Array.from({ length: c.rows }, (_, i) => BigInt(c.step + i));
