@@ -1,7 +1,7 @@
 /**
  * Training graphs for a GPU provider whose state stays on the device (WebGPU): built from train_step by
  * rewriting what the provider has no kernel for, so that no node falls back to the CPU and a step copies
- * nothing between host and device but its loss and correct count.
+ * nothing between host and device (its loss and correct count are read back per chunk).
  *
  * - The batch is gathered on the device from the data set (uploaded once) by the rows of a per-chunk
  *   index table, at a device-resident iteration counter (int32: the provider has no int64 arithmetic).

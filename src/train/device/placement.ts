@@ -92,8 +92,8 @@ export async function placeGraph(g: Graph, provider: Provider, dir: string, o: {
 }
 
 /**
- * The graphs a TrainSessions on `provider` runs: on webgpu the resident path (train_device per step, the
- * chunk upload and the read-back per chunk) and, for comparison, train_loop as the CPU runs it; on cuda
+ * The graphs a TrainSessions on `provider` runs: on webgpu the resident path (train_device per step; per
+ * chunk the upload, the read-back of the steps' scalars (one step's pair shown) and of the state) and, for comparison, train_loop as the CPU runs it; on cuda
  * and cpu, train_loop. Plus validation.
  */
 export async function placementReport(set: GraphSet, provider: Provider, dir: string, batch = 64): Promise<GraphPlacement[]> {
@@ -102,13 +102,15 @@ export async function placementReport(set: GraphSet, provider: Provider, dir: st
   const out: GraphPlacement[] = [];
   if (provider === 'webgpu') {
     const d = buildDeviceTraining(set.graphFor('train_step', provider), sig, batch);
-    const locations: Record<string, 'cpu' | 'gpu-buffer'> = { [names.LOSS]: 'cpu', [names.CORRECT]: 'cpu' };
-    for (const o of d.step.outputs.slice(2)) locations[o.name] = o.dtype === 'int64' ? 'cpu' : 'gpu-buffer';
+    const locations: Record<string, 'cpu' | 'gpu-buffer'> = {};
+    for (const o of d.step.outputs) locations[o.name] = o.dtype === 'int64' ? 'cpu' : 'gpu-buffer';
     const hostInputs = new Set(d.step.inputs.filter((i) => i.dtype === 'int64').map((i) => i.name));
     out.push(await placeGraph(d.step, provider, dir, { runs: 'step', hostInputs, locations }));
     const state: ValueInfo[] = [...sig.all, ...stateSpecs(sig).map((s) => ({ ...s.param, name: s.name }))].filter((v) => v.dtype !== 'int64').map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape }));
     const upload = buildIdentityGraph('upload_chunk', d.chunkInputs, onDevice);
     out.push(await placeGraph(upload, provider, dir, { runs: 'chunk', hostInputs: all(upload), locations: Object.fromEntries(upload.outputs.map((v) => [v.name, 'gpu-buffer'])) }));
+    const scalars = buildIdentityGraph('read_scalars', [names.LOSS, names.CORRECT].map((n) => ({ name: n, dtype: 'float32' as const, shape: [] })), onHost);
+    out.push(await placeGraph(scalars, provider, dir, { runs: 'chunk', hostInputs: new Set(), locations: {} }));
     const readBack = buildIdentityGraph('read_back', state, onHost);
     out.push(await placeGraph(readBack, provider, dir, { runs: 'chunk', hostInputs: new Set(), locations: {} }));
   }

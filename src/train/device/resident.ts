@@ -1,9 +1,9 @@
 /**
  * Training with the state resident on a GPU provider (WebGPU): parameters, optimizer state and the data
  * set live in device buffers between runs; each step runs train_device (src/program/device_graphs.ts) and
- * reads back only its loss and correct count. Per chunk of steps, one upload run brings the chunk's batch
- * indices, per-step optimizer scalars and dropout masks; one read-back run brings the state to the host
- * (checkpoints, exported weights). `getData()` is never called on a device tensor: onnxruntime-node
+ * copies nothing between host and device. Per chunk of steps, one upload run brings the chunk's batch
+ * indices, per-step optimizer scalars and dropout masks; one run reads the steps' losses and correct
+ * counts back, and one the state (checkpoints, exported weights). `getData()` is never called on a device tensor: onnxruntime-node
  * aborts the process on it; device tensors are read back by a run whose outputs are on the CPU.
  */
 import ort from 'onnxruntime-node';
@@ -55,6 +55,7 @@ export class ResidentTraining {
   private dataUpload: ort.InferenceSession | null = null;
   private stateUpload: ort.InferenceSession | null = null;
   private readBack: ort.InferenceSession | null = null;
+  private readonly scalarReads = new Map<number, Promise<ort.InferenceSession>>();
   private readonly state: ValueInfo[];
 
   constructor(
@@ -74,8 +75,8 @@ export class ResidentTraining {
     if (!p) {
       p = (async () => {
         const graphs = buildDeviceTraining(this.trainStep(), this.sig, batch);
-        const outs: Record<string, Location> = { [names.LOSS]: 'cpu', [names.CORRECT]: 'cpu' };
-        for (const o of graphs.step.outputs.slice(2)) outs[o.name] = locationOf(o);
+        const outs: Record<string, Location> = {};
+        for (const o of graphs.step.outputs) outs[o.name] = locationOf(o);
         const uploadOuts = Object.fromEntries(graphs.chunkInputs.map((v) => [onDevice(v.name), 'gpu-buffer' as Location]));
         const [step, scalars, upload] = await Promise.all([
           this.open(encodeModel(graphs.step), outs),
@@ -138,13 +139,13 @@ export class ResidentTraining {
     for (const v of s.graphs.chunkInputs) feeds[v.name] = up[onDevice(v.name)] as ort.Tensor;
     const carried = s.graphs.step.outputs.slice(3).map((o) => o.name);
 
-    const losses = new Float32Array(c.rows);
-    const corrects: number[] = [];
+    // Each step's loss and correct count stay on the device until the chunk ends: the host queues the
+    // steps without waiting for any of them, and one run reads all 2 S scalars back.
+    const results: ort.Tensor[] = [];
     for (let k = 0; k < c.rows; k++) {
       for (const v of this.state) feeds[v.name] = this.values.get(v.name)!;
       const out = await s.step.run(feeds);
-      losses[k] = (out[names.LOSS].data as Float32Array)[0];
-      corrects.push(Math.round((out[names.CORRECT].data as Float32Array)[0]));
+      results.push(out[names.LOSS] as ort.Tensor, out[names.CORRECT] as ort.Tensor);
       if (k > 0) release(feeds[ITERATION]);
       feeds[ITERATION] = out[names.updated(ITERATION)] as ort.Tensor;
       for (const n of carried) {
@@ -155,7 +156,24 @@ export class ResidentTraining {
     }
     release(feeds[ITERATION]);
     for (const v of s.graphs.chunkInputs) release(feeds[v.name]);
-    return { losses, corrects };
+    const scalars = await this.readScalars(results);
+    results.forEach(release);
+    return {
+      losses: Float32Array.from({ length: c.rows }, (_, k) => scalars[2 * k]),
+      corrects: Array.from({ length: c.rows }, (_, k) => Math.round(scalars[2 * k + 1])),
+    };
+  }
+
+  /** Float scalars on the device, read back by one run (a session per count, made once). */
+  private async readScalars(ts: ort.Tensor[]): Promise<number[]> {
+    let session = this.scalarReads.get(ts.length);
+    if (!session) {
+      const specs: ValueInfo[] = ts.map((_, k) => ({ name: `scalar.${k}`, dtype: 'float32', shape: [] }));
+      session = this.open(encodeModel(buildIdentityGraph('read_scalars', specs, onHost)));
+      this.scalarReads.set(ts.length, session);
+    }
+    const out = await (await session).run(Object.fromEntries(ts.map((t, k) => [`scalar.${k}`, t])));
+    return ts.map((_, k) => (out[onHost(`scalar.${k}`)].data as Float32Array)[0]);
   }
 
   /** The device state as host tensors: one run whose outputs are on the CPU. */
@@ -171,8 +189,10 @@ export class ResidentTraining {
     if (this.data) [this.data.images, this.data.onehot].forEach(release);
     this.data = null;
     const all = await Promise.all(this.bySize.values());
-    await Promise.all([...all.flatMap((s) => [s.step.release(), s.scalars.release(), s.upload.release()]), this.dataUpload?.release(), this.stateUpload?.release(), this.readBack?.release()]);
+    const reads = await Promise.all(this.scalarReads.values());
+    await Promise.all([...all.flatMap((s) => [s.step.release(), s.scalars.release(), s.upload.release()]), ...reads.map((r) => r.release()), this.dataUpload?.release(), this.stateUpload?.release(), this.readBack?.release()]);
     this.bySize.clear();
+    this.scalarReads.clear();
     this.dataUpload = this.stateUpload = this.readBack = null;
   }
 }
