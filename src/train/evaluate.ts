@@ -9,7 +9,7 @@ import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/fsx.js';
 import { lockFolder } from '../util/lock.js';
 import { selectClasses } from '../data/prepare.js';
 import { runFile } from './run_dir.js';
-import { createSession, type Device } from './session.js';
+import { checkDevice, createSession, type Device } from './session.js';
 
 export interface EvaluateSettings {
   /** Run folder holding model.onnx and config.json. */
@@ -50,7 +50,8 @@ export async function evaluateRun(s: EvaluateSettings): Promise<Evaluation> {
   // A run trained on a class subset (--classes) is tested on that subset, relabelled as in training.
   const raw = cfg.classes ? selectClasses(all, cfg.classes) : all;
   const test = normalizeSplit(raw, info.normalization);
-  const session = await createSession(bytes, { device: s.device ?? 'cpu' }).catch((e: Error) => {
+  const { provider } = await checkDevice(s.device ?? 'cpu');
+  const session = await createSession(bytes, { device: provider }).catch((e: Error) => {
     throw new Error(`${runFile(s.run, 'model')} failed to load in onnxruntime (${e.message.split('\n')[0].slice(0, 120)}): the file is damaged; resume or retrain the run to write it again`);
   });
   const K = cfg.classNames.length;

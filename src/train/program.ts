@@ -18,7 +18,7 @@ import { TRAINING_DEFAULTS } from '../program/defaults.js';
 import { zeroState, type ModelSignature } from '../program/signature.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import { asView, type Samples } from '../data/view.js';
-import { checkDevice, createSession, type Device } from './session.js';
+import { checkDevice, createSession, type Device, type Provider } from './session.js';
 import { TrainSessions, toOrt, type GraphKind } from './sessions.js';
 
 export interface CompileOptions {
@@ -28,7 +28,7 @@ export interface CompileOptions {
   loss?: 'cross-entropy';
   /** Default Adam with lr 1e-3 and PyTorch's other defaults; missing fields take torch.optim's defaults. */
   optimizer?: Partial<OptimizerSettings> & { kind?: OptimizerKind };
-  /** Execution provider. Default 'cpu'. */
+  /** Execution provider, or 'auto' (cuda, webgpu on a GPU, else cpu). Default 'cpu'. */
   device?: Device;
   /** Intra-op threads. Default: onnxruntime's choice (one per core). */
   threads?: number;
@@ -54,8 +54,7 @@ export async function compile(model: Module | ModelDef, o: CompileOptions = {}):
   const def = 'root' in model ? model : defineModel(model, { input: o.input!, classNames: o.classNames, normalization: o.normalization, name: o.name });
   const { kind = 'adam', ...overrides } = o.optimizer ?? {};
   const optimizer = defaultOptimizerSettings(kind, overrides);
-  const device = o.device ?? 'cpu';
-  await checkDevice(device);
+  const { provider: device } = await checkDevice(o.device ?? 'cpu');
   const graphs = compileGraphSet({ def, optimizer, frozen: o.frozen });
   const sessions = await TrainSessions.create(graphs, { device, threads: o.threads, spinning: o.spinning ?? false, graphKind: o.graphKind ?? 'loop' });
   const sig = graphs.signature;
@@ -69,7 +68,7 @@ export class Program {
   constructor(
     readonly graphs: GraphSet,
     readonly sessions: TrainSessions,
-    readonly settings: { device: Device; threads?: number; graphKind: GraphKind },
+    readonly settings: { device: Provider; threads?: number; graphKind: GraphKind },
   ) {}
 
   get def(): ModelDef {

@@ -84,7 +84,8 @@ async function resumeCheckpoint(runDir: string, model: string) {
 }
 
 async function openRun(s: TrainSettings<string>, resume: boolean): Promise<OpenRun & { unlock: () => Promise<void> }> {
-  await checkDevice(s.device);
+  const device = await checkDevice(s.device);
+  if (device.why) s.log(`--device auto: ${device.provider}, since ${device.why}`);
   const def = runModelDef(s);
   const frozen = expandFrozen(signature({ def, optimizer: s.optimizer }).all, s.frozen, s.model);
   if (frozen.length && frozen.length === signature({ def, optimizer: s.optimizer }).all.filter((p) => !p.buffer).length) {
@@ -106,7 +107,7 @@ async function openRun(s: TrainSettings<string>, resume: boolean): Promise<OpenR
       throw new Error(`only ${data.train.indices.length} training images are left after ${data.val.indices.length} for validation, fewer than one batch of ${s.batchSize}: use more images (--limit), a smaller --val-size or a smaller --batch-size`);
     }
     const spin = await resolveSpinning(s.spinning, s.threads, { ownWorkers: s.augment ? 1 : 0 });
-    const program = await compile(def, { optimizer: s.optimizer, device: s.device, threads: s.threads, spinning: spin.spinning, frozen, graphKind: s.graphKind, seed: s.seed });
+    const program = await compile(def, { optimizer: s.optimizer, device: device.provider, threads: s.threads, spinning: spin.spinning, frozen, graphKind: s.graphKind, seed: s.seed });
     let state: FitState;
     if (ck) {
       program.load(ck.weights, ck.optimizerState, ck.meta.step);
@@ -150,7 +151,7 @@ function runCallbacks(s: TrainSettings<string>, run: OpenRun): Callback[] {
     checkpoints(runDir, { meta: { model: s.model } }),
     metricsFiles(runDir),
   ];
-  if (s.spinning === 'auto' && s.device === 'cpu' && threads > 1) cbs.push(spinWatch({ threads: s.threads, ownWorkers: s.augment ? 1 : 0 }));
+  if (s.spinning === 'auto' && run.program.settings.device === 'cpu' && threads > 1) cbs.push(spinWatch({ threads: s.threads, ownWorkers: s.augment ? 1 : 0 }));
   if (s.earlyStopping > 0) {
     cbs.push(earlyStopping({ patience: s.earlyStopping, loadBest: async () => {
       const ck = await loadCheckpoint<RunMeta>(runFile(runDir, 'best'));
@@ -167,7 +168,7 @@ export async function train(s: TrainSettings<string>, resume?: { dir: string }, 
   const { runDir, data, program } = run;
   try {
     s.log(`Training ${s.model} on ${data.info.name}: ${data.train.indices.length} train / ${data.val.indices.length} validation / ${data.test.n} test images, ` +
-      `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr}; ${s.device}, ${s.threads ?? availableParallelism()} threads, ${run.spinWhy} -> ${runDir}`);
+      `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr}; ${program.settings.device}, ${s.threads ?? availableParallelism()} threads, ${run.spinWhy} -> ${runDir}`);
     const history = await fit(program, data.train, {
       epochs: s.epochs, batchSize: s.batchSize, validation: data.val, callbacks: runCallbacks(s, run), signal, seed: s.seed,
       initialState: run.state, augment: s.augment, chunkSteps: s.chunkSteps, evalBatchSize: s.evalBatchSize, log: s.log, stopAfterSteps: s.stopAfterSteps,

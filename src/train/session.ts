@@ -1,12 +1,13 @@
 import ort from 'onnxruntime-node';
-import { GraphBuilder } from '../graph/builder.js';
-import { encodeModel } from '../onnx/model.js';
+import { pickProvider, requireProvider, type Provider } from './device/probe.js';
 
-export type Device = 'cpu' | 'cuda' | 'webgpu';
-export const DEVICES: Device[] = ['cpu', 'cuda', 'webgpu'];
+export type { Provider } from './device/probe.js';
+/** What a user asks for: a provider, or 'auto' (the best one that starts: cuda, webgpu on a GPU, else cpu). */
+export type Device = Provider | 'auto';
+export const DEVICES: Device[] = ['cpu', 'cuda', 'webgpu', 'auto'];
 
 export interface SessionSettings {
-  /** Execution provider. Default 'cpu'. */
+  /** Execution provider ('auto' is resolved by checkDevice). Default 'cpu'. */
   device: Device;
   /** Intra-op threads; default: onnxruntime's choice (one per core). */
   threads?: number;
@@ -15,55 +16,40 @@ export interface SessionSettings {
    * steal the cores the work needs (see BENCHMARKS.md).
    */
   spinning?: boolean;
-}
-
-const HOW_TO_GET: Record<Device, string> = {
-  cpu: '',
-  cuda: 'install the CUDA binaries: (cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=true node script/install) on Linux x64 with CUDA 12 and cuDNN 9 (see README "GPU")',
-  webgpu: 'onnxruntime-node ships WebGPU for Windows, macOS and Linux x64; it needs a GPU with Vulkan/Metal/D3D12 drivers (see README "GPU")',
-};
-
-function providers(device: Device): ort.InferenceSession.ExecutionProviderConfig[] {
-  return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
+  /** Where each output is left: 'gpu-buffer' keeps it on the device for the next run. Default: all on the CPU. */
+  outputLocations?: Record<string, 'cpu' | 'gpu-buffer'>;
+  /** Save the graph as the provider optimized and partitioned it (the placement report reads it). */
+  optimizedModelPath?: string;
 }
 
 /**
- * Check up front, before any data loads, that an execution provider exists and starts: a one-node session
- * on it alone. onnxruntime's own log lines about a missing provider are silenced; the error says what to do.
+ * Check up front, before any data loads, that the device's execution provider exists and starts (probed in a
+ * child process, so the driver's own messages never reach the terminal); 'auto' picks one. Returns the
+ * provider and, for 'auto', why it was picked. Throws one line naming the provider and how to get it.
  */
-export async function checkDevice(device: Device): Promise<void> {
+export async function checkDevice(device: Device): Promise<{ provider: Provider; why?: string }> {
   if (!DEVICES.includes(device)) throw new Error(`unknown device '${device}': use one of ${DEVICES.join(', ')}`);
-  const backend = ort.listSupportedBackends().find((b) => b.name === device);
-  if (!backend) throw new Error(`onnxruntime-node on this platform has no ${device} execution provider: ${HOW_TO_GET[device]}`);
-  if (device === 'cpu') return;
-  ort.env.logLevel = 'fatal';
-  const b = new GraphBuilder('probe');
-  b.output(b.op1('Relu', [b.input('x', 'float32', [1])], {}, { outputs: ['y'] }));
-  try {
-    const s = await ort.InferenceSession.create(encodeModel(b.graph), { executionProviders: [device], logSeverityLevel: 4 });
-    await s.release();
-  } catch (e) {
-    const why = (e as Error).message.split('\n')[0].replace(/\S+\.(cc|cpp|h):\d+\s*/g, '').replace(/^.*?(Failed to load shared library|cannot open shared object file)/i, '$1').slice(0, 120);
-    throw new Error(`the ${device} execution provider could not start (${why}): ${HOW_TO_GET[device]}`);
-  }
+  if (device === 'auto') return pickProvider();
+  await requireProvider(device);
+  return { provider: device };
+}
+
+function providers(device: Provider): ort.InferenceSession.ExecutionProviderConfig[] {
+  return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
 }
 
 export async function createSession(model: Uint8Array, s: SessionSettings): Promise<ort.InferenceSession> {
+  const { provider } = await checkDevice(s.device);
   const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: providers(s.device),
+    executionProviders: providers(provider),
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     interOpNumThreads: 1,
+    logSeverityLevel: 3,
     extra: { session: { intra_op: { allow_spinning: s.spinning ? '1' : '0' } } },
   };
   if (s.threads) options.intraOpNumThreads = s.threads;
-  try {
-    return await ort.InferenceSession.create(model, options);
-  } catch (e) {
-    const msg = (e as Error).message;
-    if (s.device !== 'cpu' && /provider|cuda|webgpu|dawn|shared library|\.so/i.test(msg)) {
-      throw new Error(`the ${s.device} execution provider could not start (${msg.split('\n')[0].slice(0, 160)}): ${HOW_TO_GET[s.device]}`);
-    }
-    throw e;
-  }
+  if (s.outputLocations) options.preferredOutputLocation = s.outputLocations;
+  if (s.optimizedModelPath) options.optimizedModelFilePath = s.optimizedModelPath;
+  return ort.InferenceSession.create(model, options);
 }

@@ -7,7 +7,8 @@ import type { Tensor } from '../graph/tensor.js';
 import { encodeModel } from '../onnx/model.js';
 import type { GraphSet } from '../program/compile.js';
 import { stateSpecs, type ModelSignature } from '../program/signature.js';
-import { createSession, type SessionSettings } from './session.js';
+import { ResidentTraining } from './device/resident.js';
+import { checkDevice, createSession, type Provider, type SessionSettings } from './session.js';
 
 type Feeds = Record<string, ort.Tensor>;
 
@@ -16,6 +17,14 @@ export const fromOrt = (t: ort.Tensor): Tensor => ({ dtype: t.type as Tensor['dt
 
 const ortFloat = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
 const ortInt64 = (v: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(v)), []);
+
+const identities = new Map<number, BigInt64Array>();
+/** 0..n-1: the rows of a batch already gathered in order. */
+function identityIndices(n: number): BigInt64Array {
+  let v = identities.get(n);
+  if (!v) identities.set(n, (v = BigInt64Array.from({ length: n }, (_, i) => BigInt(i))));
+  return v;
+}
 
 export interface StepResult {
   /** Per-step mean losses and correct counts. */
@@ -41,6 +50,9 @@ export interface LoopChunk {
  * A run's onnxruntime sessions and its training state (parameters, buffers, optimizer state, step count)
  * as onnxruntime tensors: many steps per call (train_loop), one step (train_step), or evaluation
  * (validation). The state lives here, outside the sessions, so sessions can be made anew mid-run.
+ *
+ * On webgpu the steps run train_device instead (see device/resident.ts): the state stays on the device
+ * between steps, and `values` holds its host copy, read back after each call.
  */
 export class TrainSessions {
   /** Parameters and buffers by state_dict name, and optimizer state by state name. */
@@ -48,31 +60,43 @@ export class TrainSessions {
   step = 0;
 
   private trainLoopSession: ort.InferenceSession | null = null;
-  private trainStepSession!: ort.InferenceSession;
+  private trainStepSession: ort.InferenceSession | null = null;
   private validationSession!: ort.InferenceSession;
+  /** webgpu: the training state on the device, and the sessions that train it there. */
+  private readonly resident: ResidentTraining | null;
 
   private constructor(
     readonly sig: ModelSignature,
-    private readonly models: { trainLoop: Uint8Array | null; trainStep: Uint8Array; validation: Uint8Array },
-    private settings: SessionSettings,
-  ) {}
+    private readonly models: { trainLoop: Uint8Array | null; trainStep: Uint8Array | null; validation: Uint8Array },
+    private settings: SessionSettings & { device: Provider },
+    set: GraphSet,
+  ) {
+    this.resident = settings.device === 'webgpu' ? new ResidentTraining(() => set.graphFor('train_step', 'webgpu'), set.signature, settings) : null;
+  }
 
   static async create(set: GraphSet, s: SessionSettings & { graphKind: GraphKind }): Promise<TrainSessions> {
+    const { provider: device } = await checkDevice(s.device);
+    const resident = device === 'webgpu';
     const models = {
-      trainLoop: s.graphKind === 'loop' ? encodeModel(set.graphFor('train_loop', s.device)) : null,
-      trainStep: encodeModel(set.graphFor('train_step', s.device)),
-      validation: encodeModel(set.graphFor('validation', s.device)),
+      trainLoop: s.graphKind === 'loop' && !resident ? encodeModel(set.graphFor('train_loop', device)) : null,
+      trainStep: resident ? null : encodeModel(set.graphFor('train_step', device)),
+      validation: encodeModel(set.graphFor('validation', device)),
     };
-    const r = new TrainSessions(set.signature, models, s);
+    const r = new TrainSessions(set.signature, models, { ...s, device }, set);
     await r.open();
     return r;
+  }
+
+  /** The provider the steps run on. */
+  get device(): Provider {
+    return this.settings.device;
   }
 
   private async open(): Promise<void> {
     const s = this.settings;
     [this.trainLoopSession, this.trainStepSession, this.validationSession] = await Promise.all([
       this.models.trainLoop ? createSession(this.models.trainLoop, s) : Promise.resolve(null),
-      createSession(this.models.trainStep, s),
+      this.models.trainStep ? createSession(this.models.trainStep, s) : Promise.resolve(null),
       createSession(this.models.validation, s),
     ]);
   }
@@ -105,6 +129,7 @@ export class TrainSessions {
       if (t.dims.join() !== param.shape.join()) throw new Error(`checkpoint optimizer state '${name}' has shape [${t.dims}], the model needs [${param.shape}]: the checkpoint is damaged or from another model`);
       this.values.set(name, toOrt(t));
     }
+    this.resident?.reset();
     this.step = step;
   }
 
@@ -151,6 +176,7 @@ export class TrainSessions {
 
   /** `rows` steps of `batch` samples each, indices into `images`/`labels` (the data set tensors). */
   async trainLoop({ data, indices, rows, batch, lr, rng }: LoopChunk): Promise<StepResult> {
+    if (this.resident) return this.trainResident(data, indices, rows, batch, lr, this.noise(rng, rows, batch));
     if (!this.trainLoopSession) throw new Error('these sessions were made for the train_step graph (graphKind "step")');
     const feeds: Feeds = {
       ...this.stateFeeds(),
@@ -169,6 +195,10 @@ export class TrainSessions {
   }
 
   async trainStep(b: Batch, channelsHW: number[], lr: number, rng: Rng): Promise<StepResult> {
+    if (this.resident) {
+      const data = { images: new ort.Tensor('float32', b.images, [b.n, ...channelsHW]), labels: new ort.Tensor('int64', b.labels, [b.n]) };
+      return this.trainResident(data, identityIndices(b.n), 1, b.n, lr, this.noise(rng, 1, b.n));
+    }
     const feeds: Feeds = {
       ...this.stateFeeds(),
       [names.INPUT]: new ort.Tensor('float32', b.images, [b.n, ...channelsHW]),
@@ -177,10 +207,18 @@ export class TrainSessions {
       [names.STEP]: ortInt64(this.step),
       ...this.noise(rng, null, b.n),
     };
-    const out = await this.trainStepSession.run(feeds);
+    const out = await this.trainStepSession!.run(feeds);
     this.absorb(out, this.carried());
     this.step += 1;
     return { losses: Float32Array.of((out[names.LOSS].data as Float32Array)[0]), corrects: [Number((out[names.CORRECT].data as BigInt64Array)[0])], sizes: [b.n] };
+  }
+
+  /** Steps on the device; the state's host copy is read back once, after the last. */
+  private async trainResident(data: LoopChunk['data'], indices: BigInt64Array, rows: number, batch: number, lr: number, noise: Feeds): Promise<StepResult> {
+    const r = await this.resident!.train(this.values, { data, indices, rows, batch, lr, step: this.step, noise });
+    this.step += rows;
+    for (const [k, t] of await this.resident!.toHost()) this.values.set(k, t);
+    return { losses: r.losses, corrects: r.corrects, sizes: r.corrects.map(() => batch) };
   }
 
   /** Mean loss and accuracy over `idx` of `split`, on the running statistics. */
@@ -188,7 +226,7 @@ export class TrainSessions {
     let lossSum = 0;
     let correct = 0;
     const feeds: Feeds = {};
-    for (const p of this.sig.all) feeds[p.name] = this.values.get(p.name)!;
+    for (const p of this.sig.all) feeds[p.name] = this.resident?.values.get(p.name) ?? this.values.get(p.name)!;
     const shape = [split.channels, split.height, split.width];
     const buf: Batch = { images: new Float32Array(batchSize * shape[0] * shape[1] * shape[2]), labels: new BigInt64Array(batchSize), n: batchSize };
     for (let i = 0; i < idx.length; i += batchSize) {
@@ -204,6 +242,6 @@ export class TrainSessions {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.trainLoopSession?.release(), this.trainStepSession.release(), this.validationSession.release()]);
+    await Promise.all([this.trainLoopSession?.release(), this.trainStepSession?.release(), this.validationSession.release(), this.resident?.release()]);
   }
 }

@@ -38,7 +38,7 @@ export interface TrainSettings<M extends string = ModelName> {
   valSize?: number;
   /** Stop after this many epochs without a lower validation loss, then restore the best weights. 0 = off. Default 0. */
   earlyStopping: number;
-  /** Execution provider. Default 'cpu'. */
+  /** Execution provider, or 'auto' (cuda, webgpu on a GPU, else cpu; decided when the run starts). Default 'cpu'. */
   device: Device;
   /** Intra-op threads. Default: onnxruntime's choice. */
   threads?: number;
