@@ -8,16 +8,14 @@
  */
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import * as names from '../src/graph/names.js';
 import type { Graph } from '../src/graph/ir.js';
-import { initialWeights } from '../src/models/init.js';
 import { buildModelDef, isModelName } from '../src/models/registry.js';
 import { encodeModel } from '../src/onnx/model.js';
 import { defaultOptimizerSettings } from '../src/optim/index.js';
 import { compileGraphSet } from '../src/program/compile.js';
 import { nchwcBlockSize } from '../src/program/lowering/block_size.js';
 import { lowerToNchwc } from '../src/program/lowering/nchwc.js';
-import { stateSpecs } from '../src/program/signature.js';
+import { trainStepFeeds } from './step_feeds.js';
 
 const BATCH = 64;
 
@@ -34,21 +32,7 @@ async function main() {
     ['nchwc, pooling NCHW', lowerToNchwc(portable, block, { blockedPooling: false })],
     ['nchwc, pooling blocked (train)', lowerToNchwc(portable, block)],
   ];
-  const [C, H, W] = set.settings.def.dataset.inputShape;
-  const weights = initialWeights(set.signature.all, 0);
-  const feeds: Record<string, ort.Tensor> = {
-    [names.INPUT]: new ort.Tensor('float32', Float32Array.from({ length: BATCH * C * H * W }, (_, i) => Math.sin(i * 0.37)), [BATCH, C, H, W]),
-    [names.LABELS]: new ort.Tensor('int64', BigInt64Array.from({ length: BATCH }, (_, i) => BigInt(i % 10)), [BATCH]),
-    [names.LEARNING_RATE]: new ort.Tensor('float32', Float32Array.of(1e-3), []),
-    [names.STEP]: new ort.Tensor('int64', BigInt64Array.of(0n), []),
-  };
-  for (const p of set.signature.all) {
-    const t = weights.get(p.name)!;
-    feeds[p.name] = new ort.Tensor('float32', t.data as Float32Array, t.dims);
-  }
-  for (const st of stateSpecs(set.signature)) feeds[st.name] = new ort.Tensor('float32', new Float32Array(weights.get(st.param.name)!.data.length), st.param.shape as number[]);
-  const wanted = new Set(portable.inputs.map((i) => i.name));
-  for (const k of Object.keys(feeds)) if (!wanted.has(k)) delete feeds[k];
+  const feeds = trainStepFeeds(set, portable, BATCH);
   const sessions = await Promise.all(variants.map(([, g]) => ort.InferenceSession.create(encodeModel(g), { intraOpNumThreads: Number(values.threads), logSeverityLevel: 3 })));
   for (const s of sessions) await s.run(feeds);
   const cpu = variants.map((): number[] => []);

@@ -9,13 +9,11 @@
  */
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import * as names from '../src/graph/names.js';
-import { initialWeights } from '../src/models/init.js';
 import { buildModelDef, isModelName } from '../src/models/registry.js';
 import { encodeModel } from '../src/onnx/model.js';
 import { defaultOptimizerSettings } from '../src/optim/index.js';
 import { compileGraphSet } from '../src/program/compile.js';
-import { stateSpecs } from '../src/program/signature.js';
+import { trainStepFeeds } from './step_feeds.js';
 
 const BATCH = 64;
 
@@ -36,21 +34,7 @@ async function main() {
   const set = compileGraphSet({ def: buildModelDef(model), optimizer: defaultOptimizerSettings('adam') });
   const graph = values.graphs === 'portable' ? set.graph('train_step') : set.graphFor('train_step', 'cpu');
   const bytes = encodeModel(graph);
-  const [C, H, W] = set.settings.def.dataset.inputShape;
-  const weights = initialWeights(set.signature.all, 0);
-  const feeds: Record<string, ort.Tensor> = {
-    [names.INPUT]: new ort.Tensor('float32', Float32Array.from({ length: BATCH * C * H * W }, (_, i) => Math.sin(i * 0.37)), [BATCH, C, H, W]),
-    [names.LABELS]: new ort.Tensor('int64', BigInt64Array.from({ length: BATCH }, (_, i) => BigInt(i % 10)), [BATCH]),
-    [names.LEARNING_RATE]: new ort.Tensor('float32', Float32Array.of(1e-3), []),
-    [names.STEP]: new ort.Tensor('int64', BigInt64Array.of(0n), []),
-  };
-  for (const p of set.signature.all) {
-    const t = weights.get(p.name)!;
-    feeds[p.name] = new ort.Tensor('float32', t.data as Float32Array, t.dims);
-  }
-  for (const st of stateSpecs(set.signature)) feeds[st.name] = new ort.Tensor('float32', new Float32Array(weights.get(st.param.name)!.data.length), st.param.shape as number[]);
-  const wanted = new Set(graph.inputs.map((i) => i.name));
-  for (const k of Object.keys(feeds)) if (!wanted.has(k)) delete feeds[k];
+  const feeds = trainStepFeeds(set, graph, BATCH);
   const sessions = await Promise.all(VARIANTS.map((v) => ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 2, logSeverityLevel: 3,
     extra: { session: { intra_op: { allow_spinning: v.spinning ? '1' : '0' }, ...(v.affinity ? { intra_op_thread_affinities: v.affinity } : {}) } },
