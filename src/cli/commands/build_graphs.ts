@@ -1,4 +1,5 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
+import { builderOf, type ArgsOf } from '../context.js';
 import { MODEL_NAMES } from '../../models/registry.js';
 import { TRAINING_DEFAULTS } from '../../program/defaults.js';
 import { modelName, modelOptions, optimizerSettings, withOptimizerOptions, withVariantOptions, type OptimizerArgs, type VariantArgs } from '../options.js';
@@ -11,12 +12,12 @@ function buildGraphsOptions(y: Argv) {
     .option('seed', { type: 'string', describe: 'seed of the initial weights', defaultDescription: String(TRAINING_DEFAULTS.seed) });
 }
 
-export type BuildGraphsArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof buildGraphsOptions>['argv']>>;
+export type BuildGraphsArgs = ArgsOf<typeof buildGraphsOptions>;
 
 export const buildGraphsCommand: CommandModule<object, BuildGraphsArgs> = {
   command: 'build-graphs [models..]',
   describe: 'write graphs/<model>/ (training, optimizer, eval, validation, train_step, train_loop graphs, checkpoint, manifest)',
-  builder: buildGraphsOptions as unknown as CommandModule<object, BuildGraphsArgs>['builder'],
+  builder: builderOf<BuildGraphsArgs>(buildGraphsOptions),
   handler: async (a) => {
     const models = (a.models?.length ? a.models : [...MODEL_NAMES]).map(modelName);
     const optimizer = optimizerSettings(a as OptimizerArgs);

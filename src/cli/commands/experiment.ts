@@ -1,6 +1,6 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { DEVICES } from '../../train/session.js';
-import type { CliContext } from '../context.js';
+import { builderOf, type ArgsOf, type CliContext } from '../context.js';
 import { nonNegativeInt, optional, positiveInt, intAtLeast, UsageError } from '../parse.js';
 
 const experimentOptions = (y: Argv) =>
@@ -19,12 +19,12 @@ const experimentOptions = (y: Argv) =>
     .option('attempts', { type: 'string', describe: 'with --queue: tries per run before it is marked failed', defaultDescription: '3' })
     .option('threads', { type: 'string', describe: 'onnxruntime intra-op threads', defaultDescription: 'one per core' })
     .option('device', { choices: DEVICES, defaultDescription: 'cpu' });
-export type ExperimentArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof experimentOptions>['argv']>>;
+export type ExperimentArgs = ArgsOf<typeof experimentOptions>;
 
 export const experimentCommand = (ctx: CliContext): CommandModule<object, ExperimentArgs> => ({
   command: 'experiment [name]',
   describe: 'run an experiment (a set of training runs) into runs/experiments/<name>/ with report.md and report.html',
-  builder: experimentOptions as unknown as CommandModule<object, ExperimentArgs>['builder'],
+  builder: builderOf<ExperimentArgs>(experimentOptions),
   handler: async (a) => {
     const { EXPERIMENTS } = await import('../../experiments/catalog.js');
     if (a.list) {

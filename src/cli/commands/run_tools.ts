@@ -1,9 +1,7 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import type { CliContext } from '../context.js';
+import type { Argv, CommandModule } from 'yargs';
+import { builderOf, type ArgsOf, type CliContext } from '../context.js';
 import { nonNegativeInt, optional, positiveInt, UsageError } from '../parse.js';
 
-type ArgsOf<F extends (y: Argv) => Argv<unknown>> = ArgumentsCamelCase<Awaited<ReturnType<F>['argv']>>;
-const builder = <A>(f: (y: Argv) => Argv<unknown>) => f as unknown as CommandModule<object, A>['builder'];
 
 const evaluateOptions = (y: Argv) => y.positional('run', { type: 'string', demandOption: true }).option('data-dir', { type: 'string' });
 export type EvaluateArgs = ArgsOf<typeof evaluateOptions>;
@@ -11,7 +9,7 @@ export type EvaluateArgs = ArgsOf<typeof evaluateOptions>;
 export const evaluateCommand: CommandModule<object, EvaluateArgs> = {
   command: 'evaluate <run>',
   describe: 'test accuracy, per-class accuracy and confusion matrix (text and PNG) of a trained run',
-  builder: builder<EvaluateArgs>(evaluateOptions),
+  builder: builderOf<EvaluateArgs>(evaluateOptions),
   handler: async (a) => {
     const { evaluateRun } = await import('../../train/evaluate.js');
     const r = await evaluateRun({ run: a.run, dataDir: a.dataDir });
@@ -31,7 +29,7 @@ export type PredictArgs = ArgsOf<typeof predictOptions>;
 export const predictCommand: CommandModule<object, PredictArgs> = {
   command: 'predict <run> <images..>',
   describe: 'classify image files (any size and colour) with a trained run',
-  builder: builder<PredictArgs>(predictOptions),
+  builder: builderOf<PredictArgs>(predictOptions),
   handler: async (a) => {
     const top = optional(a.top, (v) => positiveInt('top', v)) ?? 3;
     const { predict } = await import('../../predict/predict.js');
@@ -56,7 +54,7 @@ export type ExportWebArgs = ArgsOf<typeof exportWebOptions>;
 export const exportWebCommand: CommandModule<object, ExportWebArgs> = {
   command: 'export-web <run>',
   describe: 'write a static web page that classifies drawn or uploaded images with the run\'s model',
-  builder: builder<ExportWebArgs>(exportWebOptions),
+  builder: builderOf<ExportWebArgs>(exportWebOptions),
   handler: async (a) => {
     const replay = optional(a.replay, (v) => nonNegativeInt('replay', v));
     if (!a.trainable && (a.trainAll || replay !== undefined || a.dataDir !== undefined)) throw new UsageError('--train-all, --replay and --data-dir apply to a trainable page: add --trainable');
@@ -72,7 +70,7 @@ export type ServeArgs = ArgsOf<typeof serveOptions>;
 export const serveCommand = (ctx: CliContext): CommandModule<object, ServeArgs> => ({
   command: 'serve <dir>',
   describe: 'preview a static folder on http://127.0.0.1 (this machine only)',
-  builder: builder<ServeArgs>(serveOptions),
+  builder: builderOf<ServeArgs>(serveOptions),
   handler: async (a) => {
     const port = optional(a.port, (v) => nonNegativeInt('port', v)) ?? 8080;
     if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${a.port}`);

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { augmentationFromNames, type AugmentSettings } from '../../data/augment.js';
 import { buildModelDef } from '../../models/registry.js';
 import { defaultOptimizerSettings } from '../../optim/index.js';
@@ -9,7 +9,7 @@ import { TRAINING_DEFAULTS } from '../../program/defaults.js';
 import { DEVICES } from '../../train/session.js';
 import { SPIN_POLICIES } from '../../train/spinning.js';
 import type { TrainSettings } from '../../train/settings.js';
-import type { CliContext } from '../context.js';
+import { builderOf, type ArgsOf, type CliContext } from '../context.js';
 import { modelName, modelOptions, optimizerSettings, withOptimizerOptions, withVariantOptions, type OptimizerArgs, type VariantArgs } from '../options.js';
 import { classList, intAtLeast, nonNegativeInt, optional, positiveInt, UsageError } from '../parse.js';
 
@@ -40,7 +40,7 @@ export function trainOptions(y: Argv) {
     .option('augment', { type: 'string', describe: 'augment training batches: any of crop,flip,jitter,rotate (comma-separated)' });
 }
 
-export type TrainArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof trainOptions>['argv']>>;
+export type TrainArgs = ArgsOf<typeof trainOptions>;
 
 /** 'crop,flip,jitter,rotate' -> the combined augmentation settings ('rotation' is accepted for 'rotate'). */
 export function augmentList(text: string): AugmentSettings {
@@ -166,7 +166,7 @@ function checkFreeze(model: ReturnType<typeof modelName>, prefixes: string[]): v
 export const trainCommand = (ctx: CliContext): CommandModule<object, TrainArgs> => ({
   command: 'train [model]',
   describe: 'train a model on its dataset (Fashion-MNIST or CIFAR-10) and write runs/<model>-<time>/',
-  builder: trainOptions as unknown as CommandModule<object, TrainArgs>['builder'],
+  builder: builderOf<TrainArgs>(trainOptions),
   handler: async (a) => {
     const { settings, resume } = trainArgsToSettings(a);
     ctx.handlesStop();

@@ -1,6 +1,6 @@
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { DEVICES } from '../../train/session.js';
-import type { CliContext } from '../context.js';
+import { builderOf, type ArgsOf, type CliContext } from '../context.js';
 import { optional, positiveInt, UsageError } from '../parse.js';
 
 const workerOptions = (y: Argv) =>
@@ -12,12 +12,12 @@ const workerOptions = (y: Argv) =>
     .option('data-dir', { type: 'string', describe: 'folder holding the dataset folders fashion-mnist/ and cifar10/ on this machine (default data)' })
     .option('download', { type: 'boolean', default: true, describe: 'download missing datasets (--no-download: report them missing)' })
     .option('stalled-after', { type: 'string', describe: 'seconds without a lock renewal after which a run is handed to another worker', defaultDescription: '30' });
-export type WorkerArgs = ArgumentsCamelCase<Awaited<ReturnType<typeof workerOptions>['argv']>>;
+export type WorkerArgs = ArgsOf<typeof workerOptions>;
 
 export const workerCommand = (ctx: CliContext): CommandModule<object, WorkerArgs> => ({
   command: 'worker',
   describe: 'take experiment runs from a BullMQ queue on Redis and train them into the shared experiment folder (until Ctrl-C)',
-  builder: workerOptions as unknown as CommandModule<object, WorkerArgs>['builder'],
+  builder: builderOf<WorkerArgs>(workerOptions),
   handler: async (a) => {
     const { redisConnection, runWorker } = await import('../../experiments/queue.js');
     try {
