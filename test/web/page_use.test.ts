@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, FileChooser, Page } from 'playwright-core';
 import { predict } from '../../src/predict/predict.js';
 import { exportWeb } from '../../src/web/export.js';
 import { serve, type Server } from '../../src/web/serve.js';
@@ -105,10 +105,12 @@ test('axe-core finds no violations, in the light and the dark theme, before and 
 test('keyboard only: the first Tab stop shows focus and opens the file chooser; samples are reachable and show focus', async () => {
   const p = await open();
   try {
+    // Listen before any key is pressed: Playwright turns on file-chooser interception asynchronously when the
+    // first listener is added, and a chooser opened before that is a real (invisible) dialog, not an event.
+    const chooser = new Promise<FileChooser>((resolve) => p.once('filechooser', resolve));
     await p.keyboard.press('Tab');
     assert.equal(await p.evaluate(() => document.activeElement?.id), 'file');
     assert.equal(await p.evaluate(() => getComputedStyle(document.getElementById('drop')!).outlineStyle), 'solid', 'the drop box shows that the file input has focus');
-    const chooser = p.waitForEvent('filechooser');
     await p.keyboard.press('Space');
     await classified(p, path.basename(samples[0]), async () => (await chooser).setFiles(samples[0]));
     // Tab on to the first sample button and press Enter.
