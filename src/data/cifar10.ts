@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { digestBytes, digestFile, checkDigests, type ExpectedDigests } from './checksum.js';
+import { readCached } from './file_cache.js';
 import { checkRawSplit, type RawDataset, type RawSplit } from './dataset.js';
 import { downloadFile } from './download.js';
 import { checkRegularFileSync, readRegularFileSync } from '../util/fsx.js';
@@ -157,11 +158,13 @@ function readBatches(batchDir: string, files: string[], manifest: ExtractionMani
     if (size === 0 || size % RECORD !== 0) {
       throw new Error(`${label} is truncated or corrupt (${size} bytes is not a whole number of ${RECORD}-byte records): ${fix}`);
     }
-    const bytes = readRegularFileSync(path, fix, label);
     const known = manifest?.files[f];
     if (manifest && !known) throw new Error(`${label} is not listed in ${MANIFEST}: ${fix}`);
-    if (known) checkDigests(label, { size, sha256: digestBytes(bytes, 'sha256') }, known, fix);
-    chunks.push(bytes);
+    chunks.push(readCached(path, known?.sha256 ?? 'not checked', () => {
+      const bytes = readRegularFileSync(path, fix, label);
+      if (known) checkDigests(label, { size, sha256: digestBytes(bytes, 'sha256') }, known, fix);
+      return bytes;
+    }));
   }
   const n = chunks.reduce((a, c) => a + c.length / RECORD, 0);
   const images = new Uint8Array(n * (RECORD - 1));

@@ -14,6 +14,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { digestBytes, type ExpectedDigests } from './checksum.js';
+import { readCached } from './file_cache.js';
 import { checkRawSplit, type RawDataset, type RawSplit } from './dataset.js';
 import { downloadFile } from './download.js';
 import { decompressIfGzip, parseIdx } from './idx.js';
@@ -133,11 +134,15 @@ async function loadFile(name: FashionMnistFile, settings: FashionMnistSettings):
 }
 
 function readVerified(name: FashionMnistFile, path: string, fix: string, settings: FashionMnistSettings): LoadedIdx {
+  const want = settings.contentDigests?.[name] ?? FASHION_MNIST_FILES[name].content.sha256;
+  return readCached(path, want, () => readAndCheck(name, path, fix, want));
+}
+
+function readAndCheck(name: FashionMnistFile, path: string, fix: string, want: string): LoadedIdx {
   const file = displayPath(path);
   const bytes = decompressIfGzip(readRegularFileSync(path, fix, file), file, fix);
   const isImages = name.includes('images');
   const idx = parseIdx(bytes, file, { fix, expectDType: 'uint8', expectDims: isImages ? [-1, 28, 28] : [-1] });
-  const want = settings.contentDigests?.[name] ?? FASHION_MNIST_FILES[name].content.sha256;
   const got = digestBytes(bytes, 'sha256');
   if (got !== want) {
     throw new Error(`${file} failed its sha256 checksum (uncompressed content, expected ${want}, got ${got}): ${fix}`);

@@ -15,7 +15,7 @@ import { makeDir } from '../util/fsx.js';
 import { lockFolder } from '../util/lock.js';
 import { findExperiment, type Experiment } from './catalog.js';
 import {
-  adoptSingleSeedRuns, datasetChecker, experimentCommandLine, experimentDir, ExperimentInterrupted, planRuns, runOne, runState, selectVariants,
+  adoptSingleSeedRuns, datasetChecker, experimentCommandLine, experimentDir, ExperimentInterrupted, planRuns, runCost, runOne, runState, selectVariants,
   variantSettings, writeExperimentReport, type ExperimentResult, type ExperimentSettings, type PlannedRun, type RunOutcome,
 } from './run.js';
 
@@ -113,12 +113,15 @@ export async function runExperimentOnQueue(es: ExperimentSettings & QueueSetting
     // Refuse a mix before anything is queued: a run folder made with another --limit or --epochs.
     for (const run of runs) await runState(run.runDir, variantSettings(run.variant, { ...es, seed: run.seed }, run.runDir));
     const ids = new Map(runs.map((r) => [r.id, jobId(jobData(es, root, r))]));
+    const priority = longestFirst(runs, es);
     let added = 0;
     for (const run of runs) {
       const id = ids.get(run.id)!;
       const job = await queue.getJob(id);
       if (!job) {
-        await queue.add(run.id, jobData(es, root, run), { jobId: id, attempts: es.attempts ?? 3, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: false, removeOnFail: false });
+        await queue.add(run.id, jobData(es, root, run), {
+          jobId: id, priority: priority.get(run.id), attempts: es.attempts ?? 3, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: false, removeOnFail: false,
+        });
         added++;
       } else if ((await job.getState()) === 'failed') {
         log(`[${exp.name}] ${run.id}: failed before (${job.failedReason}); trying again`);
@@ -139,6 +142,16 @@ export async function runExperimentOnQueue(es: ExperimentSettings & QueueSetting
     await queue.close();
     await unlock();
   }
+}
+
+/**
+ * BullMQ priorities (1 = first) that hand out the longest runs first, so that the last runs to start are short
+ * ones and no worker is left with a long run while the others have nothing to do.
+ */
+function longestFirst(runs: PlannedRun[], es: ExperimentSettings): Map<string, number> {
+  const cost = new Map(runs.map((r) => [r.id, runCost(variantSettings(r.variant, { ...es, seed: r.seed }, r.runDir))]));
+  const order = [...runs].sort((a, b) => cost.get(b.id)! - cost.get(a.id)!);
+  return new Map(order.map((r, i) => [r.id, i + 1]));
 }
 
 interface FinishedJob {

@@ -9,6 +9,7 @@ import { CIFAR10_ARCHIVE, CIFAR10_BASE_URL, CIFAR10_BATCH_DIR } from '../data/ci
 import { DATASETS, type DatasetName } from '../data/datasets.js';
 import { displayPath } from '../data/paths.js';
 import { buildModelDef, datasetOf } from '../models/registry.js';
+import { layerRows } from '../models/summary.js';
 import { parameterCount, signature } from '../program/signature.js';
 import { NonFiniteLoss } from '../train/callbacks/index.js';
 import { resolveSettings, resumeSettings } from '../train/resolve_settings.js';
@@ -258,6 +259,16 @@ export function variantSettings(v: Variant, es: ExperimentSettings, out: string)
   s.log = es.log ?? s.log;
   s.progress = es.progress;
   return s;
+}
+
+/**
+ * A run's work, for ordering runs longest first: multiply-adds per image (forward; the backward is about
+ * twice that, alike for every model) times the images it trains on. Only the order matters.
+ */
+export function runCost(s: TrainSettings): number {
+  const macs = layerRows(buildModelDef(s.model, s.options)).reduce((a, r) => a + r.macs, 0);
+  const images = Math.min(s.limit ?? Infinity, DATASETS[datasetOf(s.model)].trainImages);
+  return macs * images * s.epochs;
 }
 
 function parameters(s: TrainSettings): number {

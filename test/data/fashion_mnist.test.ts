@@ -189,3 +189,22 @@ test('the official files download over 127.0.0.1 with verification, then load fr
     await debian.close();
   }
 });
+
+test('a second load in the same process reuses the verified files while they are unchanged, and reads a changed file again', async () => {
+  const { files, digests } = generated(12, 5);
+  const dataDir = join(scratch.path, 'cached');
+  writeDir(dataDir, files, true);
+  const settings = { dataDir, systemDir: null, download: false, contentDigests: digests } as const;
+  const first = await loadFashionMnist(settings);
+  const second = await loadFashionMnist(settings);
+  assert.equal(second.train.images, first.train.images, 'the same verified bytes, not read again');
+  // The same size and name, other content: the file's identity changed, so it is read and checked again.
+  const bad = Uint8Array.from(files['train-images-idx3-ubyte']);
+  bad[100] ^= 0xff;
+  writeFileSync(join(dataDir, 'train-images-idx3-ubyte.gz'), gzipSync(bad));
+  await assert.rejects(loadFashionMnist(settings), /train-images-idx3-ubyte\.gz failed its sha256 checksum/);
+  writeFileSync(join(dataDir, 'train-images-idx3-ubyte.gz'), gzipSync(files['train-images-idx3-ubyte']));
+  const third = await loadFashionMnist(settings);
+  assert.notEqual(third.train.images, first.train.images);
+  assert.deepEqual(third.train.images, first.train.images);
+});

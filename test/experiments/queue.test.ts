@@ -5,7 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runExperimentOnQueue } from '../../src/experiments/queue.js';
+import { Queue } from 'bullmq';
+import { QUEUE_NAME, redisConnection, runExperimentOnQueue } from '../../src/experiments/queue.js';
 import { runExperiment, type ExperimentSettings } from '../../src/experiments/run.js';
 import { LOCK_FILE } from '../../src/util/lock.js';
 
@@ -157,6 +158,27 @@ test('queue: 2 workers, one killed with SIGKILL mid-run; the other resumes its r
     stop.abort();
     await coordinator.catch(() => undefined);
     for (const w of workers) await stopProcess(w.proc, 'SIGTERM');
+    await redis.stop();
+  }
+});
+
+test('queue: the longest runs are handed out first (BullMQ priority by multiply-adds x images x epochs)', { skip, timeout: 60_000 }, async () => {
+  const redis = await startRedis();
+  const stop = new AbortController();
+  try {
+    const es: ExperimentSettings = { name: 'activation', only: ['medium-mlp-relu', 'basic-cnn-relu'], seeds: 2, epochs: 1, limit: 600, root: tmp() };
+    const coordinating = runExperimentOnQueue({ ...es, queue: redis.url, pollMs: 100, signal: stop.signal,
+      log: (l) => { if (l.includes('start workers')) stop.abort(); } });
+    await assert.rejects(coordinating, /stopped watching activation: its jobs stay queued/);
+    const queue = new Queue(QUEUE_NAME, { connection: redisConnection(redis.url) });
+    try {
+      const jobs = await queue.getJobs(['prioritized', 'waiting']);
+      const byPriority = jobs.sort((a, b) => a.opts.priority! - b.opts.priority!).map((j) => `${j.name}:${j.opts.priority}`);
+      assert.deepEqual(byPriority.map((j) => j.replace(/\/seed-\d/, '')), ['basic-cnn-relu:1', 'basic-cnn-relu:2', 'medium-mlp-relu:3', 'medium-mlp-relu:4']);
+    } finally {
+      await queue.close();
+    }
+  } finally {
     await redis.stop();
   }
 });
