@@ -89,9 +89,6 @@ async function openRun(s: TrainSettings<string>, resume: boolean): Promise<OpenR
   const def = runModelDef(s);
   const all = signature({ def, optimizer: s.optimizer }).all;
   const frozen = expandFrozen(all, s.frozen, s.model);
-  if (frozen.length && frozen.length === all.filter((p) => !p.buffer).length) {
-    throw new Error(`--freeze ${s.frozen.join(' ')} freezes every parameter of ${s.model}: nothing would train; freeze fewer`);
-  }
   if (s.valSize === 0 && s.earlyStopping > 0) throw new Error('--early-stopping needs validation images: drop --val-size 0, or drop --early-stopping');
   const runDir = s.out ?? defaultRunDir(s.model);
   await checkWritable(runDir, `--out ${runDir}`);

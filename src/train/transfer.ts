@@ -72,7 +72,8 @@ export function headNames(all: ParamSpec[]): string[] {
 
 /**
  * Parameter names selected by `prefixes`: a prefix matches a name equal to it or starting with it and a
- * dot ('features' freezes features.0.weight, features.3.bias, ...). Each prefix must match something.
+ * dot ('features' freezes features.0.weight, features.3.bias, ...). Each prefix must match something, and
+ * something must be left to train.
  */
 export function expandFrozen(all: ParamSpec[], prefixes: string[], model: string): string[] {
   const params = all.filter((p) => !p.buffer).map((p) => p.name);
@@ -82,7 +83,11 @@ export function expandFrozen(all: ParamSpec[], prefixes: string[], model: string
     if (hits.length === 0) throw new Error(`--freeze ${prefix} matches no parameter of ${model}: use a state_dict name or prefix such as ${[...new Set(params.map((n) => n.split('.')[0]))].join(' or ')}`);
     hits.forEach((n) => out.add(n));
   }
-  return params.filter((n) => out.has(n));
+  const frozen = params.filter((n) => out.has(n));
+  if (frozen.length && frozen.length === params.length) {
+    throw new Error(`--freeze ${prefixes.join(' ')} freezes every parameter of ${model}: nothing would train; freeze fewer (e.g. --freeze ${params[0].split('.')[0]})`);
+  }
+  return frozen;
 }
 
 export interface InitReport {

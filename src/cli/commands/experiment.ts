@@ -1,24 +1,20 @@
 import type { Argv, CommandModule } from 'yargs';
-import { DEVICES } from '../../train/session.js';
 import { builderOf, type ArgsOf, type CliContext } from '../context.js';
 import { nonNegativeInt, optional, positiveInt, intAtLeast, UsageError } from '../parse.js';
+import { checkQueueUrl, runnerOptions, runnerSettings } from './runner_options.js';
 
 const experimentOptions = (y: Argv) =>
-  y
+  runnerOptions(y
     .positional('name', { type: 'string', describe: 'experiment name (see --list)' })
     .option('list', { type: 'boolean', default: false, describe: 'list the experiments and their variants' })
     .option('epochs', { type: 'string', describe: 'epochs per run', defaultDescription: 'the model default, 20; cifar10-cnn 10' })
     .option('limit', { type: 'string', describe: 'use only the first N training images (quick runs)' })
     .option('only', { type: 'string', array: true, describe: 'run only these variants' })
     .option('out', { type: 'string', default: 'runs/experiments', describe: 'folder holding one folder per experiment' })
-    .option('data-dir', { type: 'string', describe: 'folder holding the dataset folders fashion-mnist/ and cifar10/ (default data)' })
-    .option('download', { type: 'boolean', default: true, describe: 'download missing datasets (--no-download: report them missing)' })
     .option('seed', { type: 'string', describe: 'the first seed', defaultDescription: '0' })
     .option('seeds', { type: 'string', describe: 'seeds per variant (seed, seed+1, ...): the report gives mean ± sd, 95 % intervals and paired tests', defaultDescription: '1' })
     .option('queue', { type: 'string', describe: 'run on workers: enqueue each (variant, seed) run as a BullMQ job on this Redis (redis://host:6379), watch, then write the report; --out must be a folder every worker sees' })
-    .option('attempts', { type: 'string', describe: 'with --queue: tries per run before it is marked failed', defaultDescription: '3' })
-    .option('threads', { type: 'string', describe: 'onnxruntime intra-op threads', defaultDescription: 'one per core' })
-    .option('device', { choices: DEVICES, defaultDescription: 'cpu' });
+    .option('attempts', { type: 'string', describe: 'with --queue: tries per run before it is marked failed', defaultDescription: '3' }));
 export type ExperimentArgs = ArgsOf<typeof experimentOptions>;
 
 export const experimentCommand = (ctx: CliContext): CommandModule<object, ExperimentArgs> => ({
@@ -38,14 +34,7 @@ export const experimentCommand = (ctx: CliContext): CommandModule<object, Experi
     if (unknown !== undefined) throw new UsageError(`--only ${unknown}: experiment '${exp.name}' has no such variant; use ${exp.variants.map((v) => v.name).join(', ')}`);
     const attempts = optional(a.attempts, (v) => positiveInt('attempts', v));
     if (attempts !== undefined && !a.queue) throw new UsageError('--attempts applies to --queue runs only: add --queue redis://host:6379, or drop --attempts');
-    if (a.queue) {
-      const { redisConnection } = await import('../../experiments/queue.js');
-      try {
-        redisConnection(a.queue);
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-    }
+    if (a.queue) await checkQueueUrl(a.queue);
     const { runExperiment } = await import('../../experiments/run.js');
     ctx.handlesStop();
     const { runExperimentOnQueue } = a.queue ? await import('../../experiments/queue.js') : { runExperimentOnQueue: null };
@@ -55,12 +44,9 @@ export const experimentCommand = (ctx: CliContext): CommandModule<object, Experi
       limit: optional(a.limit, (v) => intAtLeast('limit', v, 2)),
       only: a.only,
       root: a.out,
-      dataRoot: a.dataDir,
-      download: a.download,
       seed: optional(a.seed, (v) => nonNegativeInt('seed', v)),
       seeds: optional(a.seeds, (v) => positiveInt('seeds', v)),
-      threads: optional(a.threads, (v) => positiveInt('threads', v)),
-      device: a.device,
+      ...runnerSettings(a),
       signal: ctx.signal,
     };
     if (runExperimentOnQueue && a.queue) await runExperimentOnQueue({ ...settings, queue: a.queue, attempts });

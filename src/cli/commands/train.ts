@@ -151,15 +151,10 @@ function ownModelSettings(a: TrainArgs): { settings: Partial<TrainSettings<strin
 
 /** Every --freeze prefix must name parameters of the model, and something must be left to train. */
 function checkFreeze(model: ReturnType<typeof modelName>, prefixes: string[]): void {
-  const all = signature({ def: buildModelDef(model), optimizer: defaultOptimizerSettings('adam') }).all;
-  let frozen: string[];
   try {
-    frozen = expandFrozen(all, prefixes, model);
+    expandFrozen(signature({ def: buildModelDef(model), optimizer: defaultOptimizerSettings('adam') }).all, prefixes, model);
   } catch (e) {
     throw new UsageError((e as Error).message);
-  }
-  if (frozen.length === all.filter((p) => !p.buffer).length) {
-    throw new UsageError(`--freeze ${prefixes.join(' ')} freezes every parameter of ${model}: nothing would train; freeze fewer (e.g. --freeze features)`);
   }
 }
 
