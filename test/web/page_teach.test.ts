@@ -12,8 +12,9 @@ import { decodeModel } from '../../src/onnx/model.js';
 import { exportWeb } from '../../src/web/export.js';
 import { batchRows, batchTensors, replayInputs } from '../../src/web/page/teach_batches.js';
 import { parseTeachConfig, type TeachConfig } from '../../src/web/page/teach_config.js';
-import { applyStep, initialState, stepFeeds } from '../../src/web/page/teach_state.js';
+import { activateClass, applyStep, downloadModel, initialState, patchedModel, stepFeeds } from '../../src/web/page/teach_state.js';
 import { serve, type Server } from '../../src/web/serve.js';
+import { SPARE_BIAS } from '../../src/web/trainable.js';
 import { launchChromium } from '../helpers/browser.js';
 
 // A trainable page from a real (tiny) run: examples added through the UI, training in the page's worker
@@ -100,7 +101,51 @@ test('export-web --trainable writes train_step.onnx, the replay set and teach.js
   for (let k = 0; k < 10; k++) assert.equal(labels.filter((l) => l === k).length, 10, `class ${k} in the replay set`);
   const plain = await exportWeb({ run, out: path.join(root, 'plain'), compress: false });
   assert.ok(!plain.files.some((f) => f.startsWith('train/')));
+  assert.deepEqual(await readFile(path.join(plain.out, 'model.onnx')), await readFile(path.join(run, 'model.onnx')));
   assert.equal(JSON.parse(await readFile(path.join(plain.out, 'config.json'), 'utf8')).teach, undefined);
+  // New classes: 4 spare head rows by default, weights 0 and bias SPARE_BIAS, so the page's model gives
+  // exactly the run's probabilities for the 10 classes and exactly 0 for the spare rows.
+  assert.deepEqual({ ...teach.classes, head: teach.classes.head }, { count: 10, spare: 4, spareBias: SPARE_BIAS, head: ['classifier.3.weight', 'classifier.3.bias'], fanIn: 128 });
+  assert.deepEqual(teach.parameters.find((p) => p.name === 'classifier.3.weight')!.shape, [14, 128]);
+  const x = Float32Array.from({ length: 2 * 784 }, (_, i) => Math.sin(i * 0.37));
+  const probsOf = async (file: string | Uint8Array) => {
+    const s = await ort.InferenceSession.create(file as string);
+    const out = (await s.run({ input: new ort.Tensor('float32', x, [2, 1, 28, 28]) })).probabilities;
+    await s.release();
+    return { dims: out.dims, data: Array.from(out.data as Float32Array) };
+  };
+  const ran = await probsOf(path.join(run, 'model.onnx'));
+  const wide = await probsOf(path.join(web, 'model.onnx'));
+  assert.deepEqual(wide.dims, [2, 14]);
+  for (let n = 0; n < 2; n++) {
+    for (let k = 0; k < 14; k++) {
+      if (k >= 10) assert.equal(wide.data[n * 14 + k], 0, `spare class ${k}`);
+      else assert.ok(Math.abs(wide.data[n * 14 + k] - ran.data[n * 10 + k]) <= 1e-6, `class ${k}: ${wide.data[n * 14 + k]} vs ${ran.data[n * 10 + k]}`);
+    }
+  }
+  // Activating row 10 writes nn.Linear's init into it; the download keeps the 11 active rows and loads.
+  const model = new Uint8Array(await readFile(path.join(web, 'model.onnx')));
+  const state = initialState(teach, model);
+  state.values.get('optimizer.classifier.3.weight.exp_avg')?.fill(1);
+  activateClass(teach, state, 10);
+  const w = state.values.get('classifier.3.weight')!;
+  const row = w.subarray(10 * 128, 11 * 128);
+  const bound = 1 / Math.sqrt(128);
+  assert.ok(row.every((v) => Math.abs(v) <= bound) && row.some((v) => Math.abs(v) > bound / 2), 'new row ~ U(-1/sqrt(128), 1/sqrt(128))');
+  assert.ok(Math.abs(state.values.get('classifier.3.bias')![10]) <= bound && state.values.get('classifier.3.bias')![11] === SPARE_BIAS);
+  const m = teach.optimizerState.find((st) => st.param === 'classifier.3.weight')!;
+  assert.ok(state.values.get(m.name)!.subarray(10 * 128, 11 * 128).every((v) => v === 0), 'optimizer state of the new row is zeroed');
+  assert.throws(() => activateClass(teach, state, 14), /no spare head row 14: .*--new-classes/);
+  const down = downloadModel(teach, model, state, 11);
+  const cut = await probsOf(down);
+  assert.deepEqual(cut.dims, [2, 11]);
+  const full = await probsOf(patchedModel(teach, model, state));
+  // Dropping spare rows whose probability is exactly 0 changes no active class's probability.
+  for (let n = 0; n < 2; n++) for (let k = 0; k < 11; k++) assert.ok(Math.abs(cut.data[n * 11 + k] - full.data[n * 14 + k]) <= 1e-6);
+  assert.deepEqual(decodeModel(down).graph.initializers.get('classifier.3.bias')!.dims, [11]);
+  const same = await exportWeb({ run, out: path.join(root, 'same'), trainable: { replay: 0, newClasses: 0 }, compress: false });
+  assert.deepEqual(await readFile(path.join(same.out, 'model.onnx')), await readFile(path.join(run, 'model.onnx')));
+
   const all = await exportWeb({ run, out: path.join(root, 'all'), trainable: { trainAll: true, replay: 0 }, compress: false });
   const teachAll = JSON.parse(await readFile(path.join(all.out, 'train/teach.json'), 'utf8')) as TeachConfig;
   assert.equal(teachAll.parameters.filter((p) => p.role === 'trainable').length, 8);
@@ -151,7 +196,7 @@ test('the page learns from examples added in the UI, exactly as onnxruntime-node
         const file = path.join(root, `dl-${d.suggestedFilename()}`);
         await d.saveAs(file);
         downloads.set(d.suggestedFilename(), file);
-        if (downloads.size === 2) resolve();
+        if (downloads.size === 3) resolve();
       });
     });
     await p.click('#teach-download');
@@ -162,8 +207,10 @@ test('the page learns from examples added in the UI, exactly as onnxruntime-node
     for (const prm of teach.parameters) {
       const a = ck.weights.get(prm.name)!.data as Float32Array;
       const b = node.state.values.get(prm.name)!;
-      assert.deepEqual(ck.weights.get(prm.name)!.dims, prm.shape);
-      for (let i = 0; i < b.length; i++) {
+      // The download holds the 10 classes the page knows, not the spare rows.
+      const head = teach.classes.head.includes(prm.name);
+      assert.deepEqual(ck.weights.get(prm.name)!.dims, head ? [10, ...prm.shape.slice(1)] : prm.shape);
+      for (let i = 0; i < a.length; i++) {
         worst = Math.max(worst, Math.abs(a[i] - b[i]));
         assert.ok(close(a[i], b[i], 1e-5), `${prm.name}[${i}]: page ${a[i]} vs node ${b[i]}`);
       }
@@ -175,6 +222,7 @@ test('the page learns from examples added in the UI, exactly as onnxruntime-node
     const onnx = decodeModel(new Uint8Array(await readFile(downloads.get('model.onnx')!)));
     for (const prm of teach.parameters) assert.deepEqual(Array.from(onnx.graph.initializers.get(prm.name)!.data as Float32Array), Array.from(ck.weights.get(prm.name)!.data as Float32Array));
     // The downloaded model classifies as the page does.
+    assert.deepEqual(JSON.parse(await readFile(downloads.get('config.json')!, 'utf8')).classNames.length, 10);
     const input = Float32Array.from(teachState.examples[0].pixels);
     const s = await ort.InferenceSession.create(downloads.get('model.onnx')!);
     const probs = (await s.run({ input: new ort.Tensor('float32', input, [1, 1, 28, 28]) })).probabilities.data as Float32Array;
