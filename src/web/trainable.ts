@@ -7,7 +7,8 @@ import { selectClasses } from '../data/prepare.js';
 import { Rng } from '../data/rng.js';
 import type { Graph } from '../graph/ir.js';
 import { numel, type Tensor } from '../graph/tensor.js';
-import { buildModelDef, isModelName } from '../models/registry.js';
+import { buildModelDef, isModelName, type ModelDef } from '../models/registry.js';
+import { layerRows } from '../models/summary.js';
 import type { ParamSpec } from '../nn/context.js';
 import { decodeModel, encodeModel } from '../onnx/model.js';
 import type { OptimizerSettings } from '../optim/index.js';
@@ -38,6 +39,25 @@ export interface TrainableSettings {
  * exactly 0, and the optimizer leaves the row as it is (Adam's update of a zero gradient is 0).
  */
 export const SPARE_BIAS = -1e4;
+
+/**
+ * What the page's trainer is assumed to sustain in wasm (one thread), in multiply-adds per second: this
+ * machine measured 1.7 (every layer) to 2.9 (head only) GMAC/s on basic-cnn under load (BENCHMARKS.md,
+ * bench_teach); a laptop's browser is about as fast, a phone slower.
+ */
+export const PAGE_MACS_PER_SECOND = 1.5e9;
+/** The longest 100 fine-tuning steps may take, by that estimate, for the page to offer training. */
+export const PAGE_SECONDS_PER_100_STEPS = 60;
+
+/**
+ * Multiply-adds of one training step per image: the forward pass, plus twice the forward cost of every
+ * layer from the first trainable one on (the gradient of its input and of its weights).
+ */
+export function stepMacsPerImage(def: ModelDef, trainable: Set<string>): number {
+  const rows = layerRows(def);
+  const first = rows.findIndex((r) => r.params > 0 && trainable.has(`${r.name}.weight`));
+  return rows.reduce((a, r, i) => a + r.macs * (first >= 0 && i >= first ? 3 : 1), 0);
+}
 
 /** Folder of the training files inside the export. */
 export const TEACH_DIR = 'train';
@@ -122,6 +142,12 @@ export async function writeTrainable(runDir: string, modelPath: string, out: str
   const head = headOf(probe.all);
   const headParams = probe.all.filter((p) => head.has(p.name));
   const frozen = s.trainAll ? [] : probe.all.filter((p) => !p.buffer && !head.has(p.name)).map((p) => p.name);
+  const batchSize = s.batchSize ?? Math.min(32, TRAINING_DEFAULTS.batchSize);
+  const macs = batchSize * stepMacsPerImage(def, new Set(probe.all.filter((p) => !frozen.includes(p.name)).map((p) => p.name)));
+  const seconds = (100 * macs) / PAGE_MACS_PER_SECOND;
+  if (seconds > PAGE_SECONDS_PER_100_STEPS) {
+    throw new Error(`export-web --trainable: ${model}${s.trainAll ? ' with --train-all' : ''} needs ${(macs / 1e9).toFixed(2)} G multiply-adds a step (batch ${batchSize}), about ${Math.round(seconds)} s per 100 steps in a browser, too slow to train in the page (limit ${PAGE_SECONDS_PER_100_STEPS} s); ${s.trainAll ? 'train only the head (drop --train-all) or ' : ''}fine-tune it in Node with npm run train -- ${model} --init <run>`);
+  }
   const set = compileGraphSet({ def, optimizer: cfg.optimizer, frozen });
   const sig = set.signature;
   if (sig.noise.length) {
@@ -184,7 +210,7 @@ export async function writeTrainable(runDir: string, modelPath: string, out: str
     optimizerState: manifest.optimizerState.map((st) => ({ ...st, shape: st.shape.map(Number) })),
     optimizer: cfg.optimizer as unknown as TeachConfig['optimizer'],
     learningRate: cfg.optimizer.lr,
-    batchSize: s.batchSize ?? Math.min(32, TRAINING_DEFAULTS.batchSize),
+    batchSize,
     seed: Number(cfg.seed ?? 0),
     replay: { file: `${TEACH_DIR}/replay.bin`, count: replay.n, shape: [C, H, W] },
     classes: {
