@@ -4,9 +4,10 @@
  * Fine-tuning in the trainable page (headless Chromium, wasm, the page's worker) against the same
  * train_step graph and batches in onnxruntime-node (1 intra-op thread, as the page's wasm runs), for
  * basic-cnn's classifier head and for every layer, batch 32. Page and Node runs are interleaved, round
- * by round. Then the memory the page holds after training the head: the page's JS heap (CDP
- * Runtime.getHeapUsage), the worker's wasm memory, and the renderer process's resident set (/proc), which
- * holds both JS heaps (page and worker) and both wasm memories (page and worker).
+ * by round. Before and after, the memory the page holds: the page's and the worker's JS heaps and
+ * ArrayBuffer backing stores (CDP Runtime.getHeapUsage; the backing stores hold the wasm memories and
+ * the runtime's wasm binary), the worker's wasm memory alone, and the renderer processes' resident sets
+ * (/proc; all of Chromium's renderer memory, code included).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import type { Page } from 'playwright-core';
+import type { CDPSession, Page } from 'playwright-core';
 import { launchChromium } from '../test/helpers/browser.js';
 import { exportWeb } from '../src/web/export.js';
 import { batchRows, batchTensors, replayInputs } from '../src/web/page/teach_batches.js';
@@ -41,6 +42,41 @@ function rendererRssKb(): number[] {
   }
   const below = (pid: number): boolean => pid === process.pid || (parent.has(pid) && pid > 1 && below(parent.get(pid)!));
   return [...cmd].filter(([pid, c]) => c.includes('--type=renderer') && below(pid)).map(([pid]) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)![1]));
+}
+
+/** JS heap of the page's dedicated workers, through CDP (Target auto-attach, messages relayed by the page's session). */
+interface HeapUsage {
+  usedSize: number;
+  totalSize: number;
+  /** ArrayBuffer backing stores, wasm memory among them. */
+  backingStorageSize?: number;
+}
+
+const workerSessions = new WeakMap<CDPSession, string[]>();
+let messageId = 1000;
+
+async function workerHeaps(cdp: CDPSession): Promise<HeapUsage[]> {
+  if (!workerSessions.has(cdp)) {
+    const found: string[] = [];
+    workerSessions.set(cdp, found);
+    cdp.on('Target.attachedToTarget', (e) => {
+      if (e.targetInfo.type === 'worker') found.push(e.sessionId);
+    });
+    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return Promise.all(workerSessions.get(cdp)!.map((sessionId) => new Promise<HeapUsage>((resolve) => {
+    const id = messageId++;
+    const onMessage = (e: { sessionId: string; message: string }) => {
+      const m = JSON.parse(e.message) as { id?: number; result?: HeapUsage };
+      if (e.sessionId === sessionId && m.id === id) {
+        cdp.off('Target.receivedMessageFromTarget', onMessage);
+        resolve(m.result!);
+      }
+    };
+    cdp.on('Target.receivedMessageFromTarget', onMessage);
+    void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method: 'Runtime.getHeapUsage' }) });
+  })));
 }
 
 async function pageRun(p: Page, steps: number): Promise<number> {
@@ -89,17 +125,20 @@ async function main() {
       await p.goto(server.url);
       await p.waitForFunction(() => window.__teach?.status === 'ready', null, { timeout: 120_000 });
       const cdp = await p.context().newCDPSession(p);
-      const heap = async () => (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; totalSize: number };
+      const heap = async () => (await cdp.send('Runtime.getHeapUsage')) as HeapUsage;
       const memory = async (when: string) => {
         const h = await heap();
         const wasm = await p.evaluate(() => window.__teachWasmBytes!());
         const rss = rendererRssKb();
-        console.log(`  memory ${when}: page JS heap ${(h.usedSize / 2 ** 20).toFixed(1)} MiB used (${(h.totalSize / 2 ** 20).toFixed(1)} MiB allocated), worker wasm memory ${(wasm / 2 ** 20).toFixed(1)} MiB, renderer RSS ${rss.map((kb) => `${(kb / 1024).toFixed(0)} MiB`).join(' + ')}`);
+        const workers = await workerHeaps(cdp);
+        const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+        const usage = (u: HeapUsage) => `${mib(u.usedSize)} MiB used (${mib(u.totalSize)} allocated) + ${mib(u.backingStorageSize ?? NaN)} MiB array buffers`;
+        console.log(`  memory ${when}: page JS heap ${usage(h)}, worker JS heap ${workers.map(usage).join(', ') || 'not found'}, worker wasm memory ${(wasm / 2 ** 20).toFixed(1)} MiB, renderer RSS ${rss.map((kb) => `${(kb / 1024).toFixed(0)} MiB`).join(' + ')}`);
       };
       await p.click('#samples button');
       await p.waitForFunction(() => window.__lastPrediction !== undefined, null, { timeout: 20_000 });
       await p.click('#teach-add');
-      if (!variant.trainAll) await memory('before training');
+      await memory('before training');
       const examples = await p.evaluate(() => window.__teach!.examples);
       const page: number[] = [];
       const node: number[] = [];
@@ -110,7 +149,7 @@ async function main() {
       const pm = median(page);
       const nm = median(node);
       console.log(`${variant.name}: page ${(pm / 1000).toFixed(2)} s per ${steps} steps (${(pm / steps).toFixed(1)} ms/step; runs ${page.join(', ')} ms), Node ${(nm / 1000).toFixed(2)} s (${(nm / steps).toFixed(1)} ms/step; runs ${node.join(', ')} ms): page/Node ${(pm / nm).toFixed(2)}x`);
-      if (!variant.trainAll) await memory(`after ${rounds * steps} steps`);
+      await memory(`after ${rounds * steps} steps`);
       await p.close();
       await server.close();
     }

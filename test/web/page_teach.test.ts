@@ -200,6 +200,17 @@ test('the page learns from examples added in the UI, exactly as onnxruntime-node
     const bagNow = await showSample(p, '08-bag.png');
     assert.ok(bagNow[5] > before[0][5], `P(Sandal) for the bag taught as a sandal: ${before[0][5]} -> ${bagNow[5]}`);
 
+    // Memory after training the head: the page's JS heap and array buffers (its wasm memory among them)
+    // plus the worker's wasm memory, well under issue 15's 200 MB (BENCHMARKS.md has the worker's heap too).
+    const cdp = await p.context().newCDPSession(p);
+    const heap = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
+    const wasm = await p.evaluate(() => window.__teachWasmBytes!());
+    assert.ok(wasm >= 2 ** 20, `the worker's wasm memory was not found (${wasm} bytes)`);
+    const held = heap.usedSize + (heap.backingStorageSize ?? 0) + wasm;
+    assert.ok(held < 200e6, `page heap ${heap.usedSize} + array buffers ${heap.backingStorageSize} + worker wasm ${wasm} bytes`);
+    await cdp.detach();
+    console.log(`# page JS heap ${(heap.usedSize / 2 ** 20).toFixed(1)} MiB + array buffers ${((heap.backingStorageSize ?? 0) / 2 ** 20).toFixed(1)} MiB + worker wasm ${(wasm / 2 ** 20).toFixed(1)} MiB`);
+
     // Node: the same graph on the same batches gives the same losses and weights, to float32 tolerance.
     const teach = parseTeachConfig(JSON.parse(await readFile(path.join(web, 'train/teach.json'), 'utf8')), 'teach.json');
     const node = await nodeSteps(teach, teachState.examples, steps, lr);
