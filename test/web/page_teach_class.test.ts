@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,6 +14,8 @@ import { predict } from '../../src/predict/predict.js';
 import { exportWeb } from '../../src/web/export.js';
 import { serve, type Server } from '../../src/web/serve.js';
 import { launchChromium } from '../helpers/browser.js';
+import { buildModelDef } from '../../src/models/registry.js';
+import { fixtureBatch, MAKE_FIXTURES } from '../helpers/fixture_values.js';
 import { dropFiles } from './page_helpers.js';
 
 // Issue 15's target: a basic-cnn trained on real Fashion-MNIST learns a new class in the page from 10
@@ -25,6 +27,8 @@ const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3
 const skip = HAVE_DATA ? false : 'apt-get install dataset-fashion-mnist';
 const root = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-teach-class-'));
 const run = path.join(root, 'run');
+const PYTHON = '/usr/bin/python3';
+const noTorch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status !== 0;
 let browser: Browser;
 let server: Server;
 const cli = (...args: string[]) => {
@@ -70,11 +74,11 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function show(p: Page, file: string): Promise<{ top: number; probabilities: number[] }> {
+async function show(p: Page, file: string): Promise<{ top: number; label: string; probabilities: number[] }> {
   await p.evaluate(() => (window.__lastPrediction = undefined));
   await dropFiles(p, '#drop', [file]);
   await p.waitForFunction((s) => window.__lastPrediction?.source === s, path.basename(file), { timeout: 20_000 });
-  return p.evaluate(() => ({ top: window.__lastPrediction!.top[0].index, probabilities: window.__lastPrediction!.probabilities }));
+  return p.evaluate(() => ({ top: window.__lastPrediction!.top[0].index, label: window.__lastPrediction!.top[0].label, probabilities: window.__lastPrediction!.probabilities }));
 }
 
 /** Accuracy of a model.onnx on the first `n` Fashion-MNIST test images, argmax over all its outputs. */
@@ -121,6 +125,7 @@ test('a new class taught from 10 drawings in the page wins on >= 8 of 10 new one
     await p.fill('#teach-new-name', 'Cross');
     await p.click('#teach-new-class');
     await p.waitForFunction(() => window.__lastPrediction?.probabilities[10] !== 0, null, { timeout: 20_000 });
+    const named = await p.evaluate(() => window.__lastPrediction!.probabilities);
     assert.equal(await p.inputValue('#teach-class'), '10');
 
     for (const f of files.slice(0, 10)) {
@@ -133,7 +138,11 @@ test('a new class taught from 10 drawings in the page wins on >= 8 of 10 new one
     await p.waitForFunction(() => window.__teach?.ended === 'finished', null, { timeout: 180_000 });
 
     const wins: number[] = [];
-    for (const f of files.slice(10)) wins.push((await show(p, f)).top);
+    for (const f of files.slice(10)) {
+      const r = await show(p, f);
+      wins.push(r.top);
+      if (r.top === 10) assert.equal(r.label, 'Cross', 'the page names the new class in its answer');
+    }
     const won = wins.filter((k) => k === 10).length;
     console.log(`# new class "Cross": wins on ${won} of 10 new drawings (top classes ${wins.join(' ')})`);
     assert.ok(won >= 8, `the new class won on only ${won} of 10 new drawings (top classes: ${wins.join(' ')})`);
@@ -166,6 +175,28 @@ test('a new class taught from 10 drawings in the page wins on >= 8 of 10 new one
 
     const out = cli('train', 'basic-cnn', '--init', path.join(dl, 'checkpoint.safetensors'), '--epochs', '1', '--limit', '300', '--out', path.join(root, 'resumed'));
     assert.match(out, /Initial weights from .*checkpoint\.safetensors/);
+    if (!noTorch) {
+      // PyTorch: the checkpoint loads (strict) into basic-cnn with an nn.Linear(128, 11) head and gives the download's logits.
+      const jobs = path.join(root, 'jobs.json');
+      await writeFile(jobs, JSON.stringify([{ model: 'basic-cnn', options: { numClasses: 11 }, checkpoint: path.join(dl, 'checkpoint.safetensors') }]));
+      const py = spawnSync(PYTHON, [MAKE_FIXTURES, 'eval', jobs], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      assert.equal(py.status, 0, py.stderr);
+      const torch = (JSON.parse(py.stdout) as { results: { logits: number[] }[] }).results[0].logits;
+      const { images } = fixtureBatch(buildModelDef('basic-cnn', { numClasses: 11 }));
+      const s = await ort.InferenceSession.create(path.join(dl, 'model.onnx'));
+      const ours = (await s.run({ input: new ort.Tensor('float32', images.data as Float32Array, images.dims) })).logits.data as Float32Array;
+      await s.release();
+      assert.equal(ours.length, torch.length);
+      const scale = Math.max(...torch.map(Math.abs));
+      torch.forEach((v, i) => assert.ok(Math.abs(ours[i] - v) <= 1e-5 * scale, `logit ${i}: ours ${ours[i]} vs torch ${v}`));
+    }
+
+    // Reset: the exported weights, and the named class's row drawn again as when it was named.
+    await p.evaluate(() => (window.__lastPrediction = undefined));
+    await p.click('#teach-reset');
+    await p.waitForFunction(() => window.__lastPrediction !== undefined, null, { timeout: 20_000 });
+    const again = await show(p, files[10]);
+    again.probabilities.forEach((v, k) => assert.ok(Math.abs(v - named[k]) <= 1e-6, `after Reset, class ${k}: ${v} vs ${named[k]} when named`));
     assert.deepEqual(errors, []);
   } finally {
     await p.context().close();
