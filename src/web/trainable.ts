@@ -42,8 +42,8 @@ export const SPARE_BIAS = -1e4;
 
 /**
  * What the page's trainer is assumed to sustain in wasm (one thread), in multiply-adds per second: this
- * machine measured 1.7 (every layer) to 2.9 (head only) GMAC/s on basic-cnn under load (BENCHMARKS.md,
- * bench_teach); a laptop's browser is about as fast, a phone slower.
+ * machine measured 1.6 to 2.5 GMAC/s on basic-cnn under heavy load (BENCHMARKS.md, bench_teach); a
+ * phone is slower, so the limit below is generous.
  */
 export const PAGE_MACS_PER_SECOND = 1.5e9;
 /** The longest 100 fine-tuning steps may take, by that estimate, for the page to offer training. */
