@@ -244,7 +244,7 @@ export async function exportWeb(settings: ExportWebSettings): Promise<ExportWebR
       await copyFile(file, path.join(tmp, 'samples', name));
       samples.push(`samples/${name}`);
     }
-    const modelBytes = (await stat(run.modelPath)).size;
+    let modelBytes = (await stat(run.modelPath)).size;
     const slugs = run.config.classNames.map(classSlug);
     // writeSampleImages names each sample `<index>-<class slug>.png`: the class it truly is.
     const sampleLabels = samples.map((src) => {
@@ -254,7 +254,12 @@ export async function exportWeb(settings: ExportWebSettings): Promise<ExportWebR
     });
     const testAccuracy = await readTestAccuracy(run.dir);
     const { trainable } = settings;
-    const teach = trainable ? await writeTrainable(run.dir, run.modelPath, tmp, trainable === true ? {} : trainable) : undefined;
+    const trained = trainable ? await writeTrainable(run.dir, run.modelPath, tmp, trainable === true ? {} : trainable) : undefined;
+    if (trained?.model) {
+      await writeFile(path.join(tmp, 'model.onnx'), trained.model);
+      modelBytes = trained.model.length;
+    }
+    const teach = trained?.teach;
     const page: PageConfig = {
       ...run.config, modelFile: 'model.onnx', modelBytes, runtime, samples, sampleLabels, ...(testAccuracy === undefined ? {} : { testAccuracy }),
       ...(teach ? { teach } : {}),

@@ -32,10 +32,14 @@ test('export-web refuses a folder it did not write, keeps the user\'s files, and
   assert.equal(await readFile(path.join(site, 'photos', 'cat.jpg'), 'utf8'), 'cat');
 });
 
-test('export-web: --train-all without --trainable is a usage error; --trainable on a run it cannot rebuild says why', () => {
+test('export-web: --train-all or --new-classes without --trainable is a usage error; --trainable on a run it cannot rebuild says why', () => {
   const usage = cli('export-web', fixture.dir, '--out', path.join(base, 'x'), '--train-all');
   assert.equal(usage.status, 2);
-  assert.match(usage.stderr, /--train-all, --replay and --data-dir apply to a trainable page: add --trainable/);
+  assert.match(usage.stderr, /--train-all, --replay, --data-dir and --new-classes apply to a trainable page: add --trainable/);
+  assert.equal(cli('export-web', fixture.dir, '--out', path.join(base, 'x'), '--new-classes', '2').status, 2);
+  const bad = cli('export-web', fixture.dir, '--out', path.join(base, 'x'), '--trainable', '--new-classes', 'two');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /new-classes.*non-negative integer/);
   const r = cli('export-web', fixture.dir, '--out', path.join(base, 'y'), '--trainable');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /--trainable: .*config\.json lacks "optimizer" or "dataset"; it was not written by npm run train/);

@@ -48,7 +48,8 @@ const exportWebOptions = (y: Argv) =>
     .option('trainable', { type: 'boolean', default: false, describe: 'add a Teach panel: the page fine-tunes the model on the user\'s examples (exports train_step.onnx and replay images)' })
     .option('train-all', { type: 'boolean', default: false, describe: 'with --trainable: train every layer, not only the classifier head' })
     .option('replay', { type: 'string', describe: 'with --trainable: original training images shipped for replay', defaultDescription: '300' })
-    .option('data-dir', { type: 'string', describe: 'with --trainable: dataset folder of the replay images' });
+    .option('data-dir', { type: 'string', describe: 'with --trainable: dataset folder of the replay images' })
+    .option('new-classes', { type: 'string', describe: 'with --trainable: spare head rows the user can name as new classes in the page', defaultDescription: '4' });
 export type ExportWebArgs = ArgsOf<typeof exportWebOptions>;
 
 export const exportWebCommand: CommandModule<object, ExportWebArgs> = {
@@ -57,9 +58,10 @@ export const exportWebCommand: CommandModule<object, ExportWebArgs> = {
   builder: builderOf<ExportWebArgs>(exportWebOptions),
   handler: async (a) => {
     const replay = optional(a.replay, (v) => nonNegativeInt('replay', v));
-    if (!a.trainable && (a.trainAll || replay !== undefined || a.dataDir !== undefined)) throw new UsageError('--train-all, --replay and --data-dir apply to a trainable page: add --trainable');
+    const newClasses = optional(a.newClasses, (v) => nonNegativeInt('new-classes', v));
+    if (!a.trainable && (a.trainAll || replay !== undefined || a.dataDir !== undefined || newClasses !== undefined)) throw new UsageError('--train-all, --replay, --data-dir and --new-classes apply to a trainable page: add --trainable');
     const { exportWeb } = await import('../../web/export.js');
-    const r = await exportWeb({ run: a.run, out: a.out, trainable: a.trainable ? { trainAll: a.trainAll, replay, dataDir: a.dataDir } : undefined });
+    const r = await exportWeb({ run: a.run, out: a.out, trainable: a.trainable ? { trainAll: a.trainAll, replay, dataDir: a.dataDir, newClasses } : undefined });
     console.log(`Wrote ${r.out}/ (${r.files.length} files, ${(r.bytes / 1e6).toFixed(1)} MB). Preview: npm run serve -- ${r.out}`);
   },
 };

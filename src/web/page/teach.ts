@@ -7,7 +7,7 @@ import type { PageConfig } from './page_config.js';
 import type { LoadedModel } from './runtime.js';
 import type { TeachExample } from './teach_batches.js';
 import { parseTeachConfig, type TeachConfig } from './teach_config.js';
-import { checkpointBytes, patchedModel, type TeachState } from './teach_state.js';
+import { checkpointBytes, downloadModel, patchedModel, type TeachState } from './teach_state.js';
 import type { TeachMessage, TeachRequest } from './teach_worker.js';
 import { $ } from './view.js';
 
@@ -29,6 +29,8 @@ export interface TeachPageState {
 declare global {
   interface Window {
     __teach?: TeachPageState;
+    /** Bytes of the training worker's wasm memory now (for the memory figure in BENCHMARKS.md). */
+    __teachWasmBytes?: () => Promise<number>;
   }
 }
 
@@ -68,6 +70,7 @@ export async function setupTeach(s: TeachSettings): Promise<void> {
   const say = (text: string) => (status.textContent = text);
   const buttons = {
     add: $('teach-add') as HTMLButtonElement,
+    newClass: $('teach-new-class') as HTMLButtonElement,
     train: $('teach-train') as HTMLButtonElement,
     stop: $('teach-stop') as HTMLButtonElement,
     reset: $('teach-reset') as HTMLButtonElement,
@@ -79,6 +82,7 @@ export async function setupTeach(s: TeachSettings): Promise<void> {
     buttons.reset.disabled = training;
     buttons.download.disabled = training;
     buttons.add.disabled = training;
+    buttons.newClass.disabled = training || !teach || config.classNames.length >= teach.classes.count + teach.classes.spare;
   };
   const fail = (message: string) => {
     page.status = 'error';
@@ -134,7 +138,14 @@ export async function setupTeach(s: TeachSettings): Promise<void> {
       setBusy(false);
     } else if (m.type === 'error') {
       fail(m.message);
+    } else if (m.type === 'memory') {
+      memoryWaiters.shift()?.(m.wasmBytes);
     }
+  });
+  const memoryWaiters: ((bytes: number) => void)[] = [];
+  window.__teachWasmBytes = () => new Promise<number>((resolve) => {
+    memoryWaiters.push(resolve);
+    send({ type: 'memory' });
   });
   const modelCopy = model.modelBytes.slice().buffer;
   send({
@@ -157,6 +168,24 @@ export async function setupTeach(s: TeachSettings): Promise<void> {
     list.append(li);
     refreshCount();
     setBusy(false);
+  });
+  // A new class takes the next spare head row. config.classNames is the list the page ranks predictions
+  // with, so the class shows in every prediction from now on.
+  const nameInput = $('teach-new-name') as HTMLInputElement;
+  buttons.newClass.addEventListener('click', () => {
+    const name = nameInput.value.trim();
+    const room = teach.classes.count + teach.classes.spare;
+    if (!name) return say('Type the new class\'s name first.');
+    if (config.classNames.includes(name)) return say(`There is already a class "${name}": pick it in the list instead.`);
+    if (config.classNames.length >= room) return say(`No room for another class: this page was exported with ${teach.classes.spare} spare; export it again with a larger --new-classes.`);
+    const row = config.classNames.length;
+    config.classNames.push(name);
+    select.append(Object.assign(document.createElement('option'), { value: String(row), textContent: name }));
+    select.value = String(row);
+    nameInput.value = '';
+    send({ type: 'addClass', row });
+    say(`Added class "${name}" (a new output of the head, initialised as PyTorch would). Add examples of it, then Train.`);
+    setBusy(page.status === 'training');
   });
   buttons.train.addEventListener('click', () => {
     const steps = Number(($('teach-steps') as HTMLInputElement).value);
@@ -181,9 +210,12 @@ export async function setupTeach(s: TeachSettings): Promise<void> {
   });
   buttons.download.addEventListener('click', () => {
     if (state.values.size === 0) return say('Nothing trained yet: the exported model.onnx is the one beside this page.');
-    save(patchedModel(teach, model.modelBytes, state), 'model.onnx');
-    save(checkpointBytes(teach, state), 'checkpoint.safetensors');
-    say(`Downloaded model.onnx and checkpoint.safetensors (step ${state.step}); continue in Node with npm run train -- ${teach.model} --init checkpoint.safetensors.`);
+    const active = config.classNames.length;
+    const runConfig = { model: config.model, inputShape: config.inputShape, classNames: config.classNames, normalization: config.normalization };
+    save(downloadModel(teach, model.modelBytes, state, active), 'model.onnx');
+    save(checkpointBytes(teach, state, active), 'checkpoint.safetensors');
+    save(new TextEncoder().encode(JSON.stringify(runConfig, null, 2) + '\n'), 'config.json');
+    say(`Downloaded model.onnx, checkpoint.safetensors and config.json (${active} classes, step ${state.step}); classify with npm run predict -- <that folder> <images>, or continue with npm run train -- ${teach.model} --init checkpoint.safetensors.`);
   });
   refreshCount();
 }

@@ -38,6 +38,14 @@ export interface TeachConfig {
   seed: number;
   /** Original training images: count * C*H*W uint8 pixels, then count uint8 labels. */
   replay: { file: string; count: number; shape: [number, number, number] };
+  /**
+   * New classes: the head tensors (`head`, in state_dict order, class dimension first) have `count + spare`
+   * rows; rows from `count` on are spare until the user names a class, each with weights 0 and bias
+   * `spareBias` (its probability is exactly 0 and training leaves it alone). Activating row r writes
+   * PyTorch's nn.Linear init into it, U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for weights and bias alike, and
+   * zeroes its optimizer state; active rows are always a prefix, so a download keeps rows [0, active).
+   */
+  classes: { count: number; spare: number; spareBias: number; head: string[]; fanIn: number };
 }
 
 export function parseTeachConfig(value: unknown, source: string): TeachConfig {
@@ -54,6 +62,8 @@ export function parseTeachConfig(value: unknown, source: string): TeachConfig {
   }
   if (!Array.isArray(v.optimizerState)) fail('"optimizerState" must list the optimizer state');
   if (!(v.learningRate > 0) || !(Number.isInteger(v.batchSize) && v.batchSize > 0)) fail('"learningRate" and "batchSize" must be positive');
+  const c = v.classes;
+  if (!(Number.isInteger(c?.count) && Number.isInteger(c.spare) && c.spare >= 0 && Array.isArray(c.head) && c.fanIn > 0)) fail('"classes" must give the class count, the spare head rows, the head tensors and their fan-in');
   if (!(Number.isInteger(v.replay?.count) && v.replay.count >= 0 && typeof v.replay.file === 'string')) fail('"replay" must give the replay file and its image count');
   return v;
 }

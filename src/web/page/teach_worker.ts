@@ -6,7 +6,7 @@
 import type * as Ort from 'onnxruntime-web';
 import { batchRows, batchTensors, replayInputs, type TeachExample } from './teach_batches.js';
 import type { TeachConfig } from './teach_config.js';
-import { applyStep, initialState, stepFeeds, type TeachState } from './teach_state.js';
+import { activateClass, applyStep, initialState, stepFeeds, type TeachState } from './teach_state.js';
 
 export interface TeachInit {
   type: 'init';
@@ -25,14 +25,17 @@ export type TeachRequest =
   | TeachInit
   | { type: 'train'; examples: TeachExample[]; steps: number; lr: number }
   | { type: 'stop' }
-  | { type: 'reset' };
+  | { type: 'reset' }
+  | { type: 'addClass'; row: number }
+  | { type: 'memory' };
 
 export type TeachMessage =
   | { type: 'ready'; backend: string; note?: string }
   | { type: 'progress'; step: number; loss: number; correct: number; size: number; done: number; total: number }
   | { type: 'weights'; step: number; values: [string, Float32Array][] }
   | { type: 'done'; reason: 'finished' | 'stopped'; step: number }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'memory'; wasmBytes: number };
 
 interface WorkerScope {
   postMessage(m: TeachMessage): void;
@@ -46,13 +49,34 @@ let teach: TeachConfig;
 let model: Uint8Array;
 let state: TeachState;
 let replay: { inputs: Float32Array[]; labels: Uint8Array };
+/** Head rows the user turned into classes, in order; Reset activates them again. */
+const added: number[] = [];
+/** onnxruntime's wasm memory, caught as the runtime instantiates its module (for the memory figure). */
+const memories: WebAssembly.Memory[] = [];
 let stopping = false;
 let running: Promise<void> = Promise.resolve();
 
 const tensor = (dtype: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: number[]) => new ort.Tensor(dtype, data, dims);
 const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+function watchWasmMemory(): void {
+  const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (...a: unknown[]) => Promise<unknown>;
+  const keep = (o: unknown) => {
+    for (const v of Object.values((o ?? {}) as Record<string, unknown>)) {
+      if (v instanceof WebAssembly.Memory) memories.push(v);
+      else if (v && typeof v === 'object' && !(v instanceof WebAssembly.Module)) for (const w of Object.values(v)) if (w instanceof WebAssembly.Memory) memories.push(w);
+    }
+  };
+  (WebAssembly as { instantiate: unknown }).instantiate = async (...a: unknown[]) => {
+    keep(a[1]);
+    const r = (await instantiate(...a)) as { instance?: WebAssembly.Instance; exports?: object };
+    keep((r.instance ?? r).exports);
+    return r;
+  };
+}
+
 async function init(m: TeachInit): Promise<void> {
+  watchWasmMemory();
   ort = (await import(m.runtime)) as typeof Ort;
   ort.env.wasm.wasmBinary = new Uint8Array(m.binary);
   ort.env.wasm.numThreads = 1;
@@ -106,7 +130,14 @@ scope.addEventListener('message', (e) => {
       else if (m.type === 'train') await train(m.examples, m.steps, m.lr);
       else if (m.type === 'reset') {
         state = initialState(teach, model);
+        for (const row of added) activateClass(teach, state, row);
         sendWeights();
+      } else if (m.type === 'addClass') {
+        activateClass(teach, state, m.row);
+        added.push(m.row);
+        sendWeights();
+      } else if (m.type === 'memory') {
+        scope.postMessage({ type: 'memory', wasmBytes: [...new Set(memories)].reduce((a, mem) => a + mem.buffer.byteLength, 0) });
       }
     } catch (err) {
       scope.postMessage({ type: 'error', message: (err as Error).message ?? String(err) });
