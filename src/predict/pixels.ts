@@ -156,11 +156,10 @@ export function tooLargeMessage(name: string, width: number, height: number): st
  * images are inverted by default.
  */
 export function lightBackground(img: RgbaImage): boolean {
-  const grey = plane(img, 1, 0);
   let sum = 0;
   let n = 0;
   forBorder(img.width, img.height, (p) => {
-    sum += grey[p];
+    sum += greyAt(img.data, p);
     n++;
   });
   return sum / n > 127.5;
@@ -243,22 +242,29 @@ function wholeFrame(w: number, h: number): Frame {
   return { x: 0, y: 0, width: w, height: h, padW: w, padH: h, offsetX: 0, offsetY: 0, cropped: false, padded: false };
 }
 
+/** Channel value c of a pixel with alpha a, composited over black as a canvas stores it (step 1). */
+function over(c: number, a: number): number {
+  return a === 255 ? c : Math.round((c * a) / 255);
+}
+
+/** The grey value of pixel p (step 2): BT.601, exactly R where R = G = B. */
+function greyAt(d: RgbaImage['data'], p: number): number {
+  const a = d[p * 4 + 3];
+  const r = over(d[p * 4], a);
+  const g = over(d[p * 4 + 1], a);
+  const b = over(d[p * 4 + 2], a);
+  return r === g && g === b ? r : 0.299 * r + 0.587 * g + 0.114 * b;
+}
+
 /** One channel plane (float64, 0..255, alpha composited over black) of an RGBA image; one at a time saves memory. */
 function plane(img: RgbaImage, channels: number, ch: number): Float64Array {
   const n = img.width * img.height;
   const out = new Float64Array(n);
   const d = img.data;
-  for (let p = 0; p < n; p++) {
-    const a = d[p * 4 + 3];
-    const over = (c: number) => (a === 255 ? c : Math.round((c * a) / 255));
-    if (channels === 1) {
-      const r = over(d[p * 4]);
-      const g = over(d[p * 4 + 1]);
-      const b = over(d[p * 4 + 2]);
-      out[p] = r === g && g === b ? r : 0.299 * r + 0.587 * g + 0.114 * b;
-    } else {
-      out[p] = over(d[p * 4 + ch]);
-    }
+  if (channels === 1) {
+    for (let p = 0; p < n; p++) out[p] = greyAt(d, p);
+  } else {
+    for (let p = 0; p < n; p++) out[p] = over(d[p * 4 + ch], d[p * 4 + 3]);
   }
   return out;
 }
