@@ -55,6 +55,9 @@ let busy = false;
 /** Opens once the model is ready: input that arrives earlier (a drop) waits here instead of being lost. */
 let markReady!: () => void;
 let queue: Promise<void> = new Promise((resolve) => (markReady = resolve));
+/** Resolves once config.json is read: a file dropped earlier is prepared then. */
+let markConfig!: () => void;
+const configLoaded = new Promise<void>((resolve) => (markConfig = resolve));
 /** The true class of each sample, by the name the page shows for it. */
 const truths = new Map<string, number | null>();
 /** Results of the latest group of files, for the gallery; reset when a new group starts. */
@@ -103,7 +106,8 @@ let prepId = 0;
 const prepWaiting = new Map<number, { resolve(p: Prepared): void; reject(e: Error): void; t0: number }>();
 
 /** Decode and preprocess a file in the worker (prep_worker.ts); the time includes the messages both ways. */
-function prepareFile(blob: Blob, name: string, invert: boolean | 'auto'): Promise<Prepared> {
+async function prepareFile(blob: Blob, name: string, invert: boolean | 'auto'): Promise<Prepared> {
+  await configLoaded;
   if (!prepWorker) {
     prepWorker = new Worker(new URL('./prep_worker.js', import.meta.url), { type: 'module' });
     prepWorker.addEventListener('message', (e: MessageEvent<PrepReply>) => {
@@ -165,6 +169,7 @@ async function run(prepared: Prepared, source: string, inGroup: boolean): Promis
  */
 function classify(source: Source, invert: boolean | 'auto', inGroup = false): Promise<void> {
   const prepared = source.prepare(invert);
+  const strokes = pad.strokes();
   prepared.catch(() => undefined); // handled in the queue below; this only stops an "unhandled rejection" report
   last = { source };
   queue = queue.then(async () => {
@@ -178,7 +183,9 @@ function classify(source: Source, invert: boolean | 'auto', inGroup = false): Pr
     }
     try {
       if (invert === 'auto') ($('invert') as HTMLInputElement).checked = p.inverted;
-      if (p.preview) pad.show(p.preview);
+      // A stroke begun since the file was given wins: its preview must not wipe the new drawing.
+      if (p.preview && pad.strokes() === strokes) pad.show(p.preview);
+      else p.preview?.close();
       describeFraming(p, source.name === 'drawing', invert === 'auto');
       await run(p, source.name, inGroup);
       if (last?.source === source) last.input = p.input;
@@ -312,6 +319,7 @@ async function start(): Promise<void> {
     const response = await fetch('config.json');
     if (!response.ok) throw new Error(`config.json could not be loaded (HTTP ${response.status}); re-run export-web.`);
     config = parsePageConfig(await response.json(), 'config.json');
+    markConfig();
   } catch (e) {
     showBackend('No model', 'error');
     window.__pageState = { status: 'error' };

@@ -1,8 +1,9 @@
 /**
  * A white-on-black drawing pad (Fashion-MNIST style). Calls `onStroke` while drawing and `onDone` after.
- * `show` puts an uploaded image on it (fitted, on black) until the next stroke, which starts a new drawing.
+ * `show` puts an uploaded image on it (fitted, on black) until the next stroke, which starts a new drawing;
+ * `strokes` counts the strokes begun so far.
  */
-export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDone: () => void): { clear(): void; show(image: ImageBitmap): void } {
+export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDone: () => void): { clear(): void; show(image: ImageBitmap): void; strokes(): number } {
   const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
   const clear = () => {
     ctx.fillStyle = '#000';
@@ -10,6 +11,7 @@ export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDo
   };
   clear();
   let showing = false;
+  let strokes = 0;
   const show = (image: ImageBitmap) => {
     clear();
     const scale = Math.min(canvas.width / image.width, canvas.height / image.height);
@@ -28,6 +30,7 @@ export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDo
     canvas.setPointerCapture(e.pointerId);
     if (showing) clear();
     showing = false;
+    strokes++;
     last = point(e);
     stroke(last, last);
   });
@@ -55,5 +58,5 @@ export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDo
     ctx.lineTo(b.x, b.y);
     ctx.stroke();
   }
-  return { clear, show };
+  return { clear, show, strokes: () => strokes };
 }
