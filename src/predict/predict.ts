@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { INPUT, LOGITS, PROBABILITIES } from '../graph/names.js';
+import type { Fit } from './pixels.js';
 import { preprocess } from './preprocess.js';
 import { loadRun } from './run_files.js';
 import { topK, type TopClass } from './top_k.js';
@@ -14,6 +15,12 @@ export interface PredictSettings {
    * border is light (pixels.ts lightBackground), as the web page does.
    */
   invert?: boolean | 'auto';
+  /**
+   * 'object': crop to the object and centre it in the model's square frame, as Fashion-MNIST's images were
+   * made; 'stretch': the whole image, stretched. Default pixels.ts defaultFit: 'object' for grey models,
+   * 'stretch' for colour ones.
+   */
+  fit?: Fit;
   /** How many classes to list per image, most probable first. Default 3. */
   top?: number;
 }
@@ -26,6 +33,9 @@ export interface Prediction {
   top: TopClass[];
   /** Whether the image was inverted (asked for, or 'auto' found a light background). */
   inverted: boolean;
+  /** The fit used, and whether it cropped the image to its object. */
+  fit: Fit;
+  cropped: boolean;
 }
 
 /** Images per session run. */
@@ -33,7 +43,7 @@ const BATCH = 32;
 
 /** Classify images with the run's eval model on onnxruntime-node (CPU). */
 export async function predict(settings: PredictSettings): Promise<Prediction[]> {
-  const { images, invert = 'auto', top = 3 } = settings;
+  const { images, invert = 'auto', top = 3, fit } = settings;
   if (images.length === 0) throw new Error('predict: no images given; pass one or more image paths');
   if (!Number.isInteger(top) || top < 1) throw new Error(`predict: top must be a positive integer, got ${top}`);
   const run = await loadRun(settings.run);
@@ -56,11 +66,11 @@ export async function predict(settings: PredictSettings): Promise<Prediction[]> 
     for (let start = 0; start < images.length; start += BATCH) {
       const batch = images.slice(start, start + BATCH);
       const data = new Float32Array(batch.length * per);
-      const inverted: boolean[] = [];
+      const inputs: Awaited<ReturnType<typeof preprocess>>[] = [];
       for (let i = 0; i < batch.length; i++) {
-        const input = await preprocess(batch[i], { inputShape: config.inputShape, normalization: config.normalization, invert });
+        const input = await preprocess(batch[i], { inputShape: config.inputShape, normalization: config.normalization, invert, fit });
         data.set(input.data, i * per);
-        inverted.push(input.inverted);
+        inputs.push(input);
       }
       let out: Record<string, { data: unknown; dims: readonly number[] }>;
       try {
@@ -75,7 +85,11 @@ export async function predict(settings: PredictSettings): Promise<Prediction[]> 
       }
       batch.forEach((image, i) => {
         const p = Array.from(probs.subarray(i * classes, (i + 1) * classes));
-        results.push({ image, probabilities: p, logits: Array.from(logits.subarray(i * classes, (i + 1) * classes)), top: topK(p, top, config.classNames), inverted: inverted[i] });
+        results.push({
+          image, probabilities: p, logits: Array.from(logits.subarray(i * classes, (i + 1) * classes)),
+          top: topK(p, top, config.classNames),
+          inverted: inputs[i].inverted, fit: inputs[i].fit, cropped: inputs[i].frame.cropped,
+        });
       });
     }
   } finally {

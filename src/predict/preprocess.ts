@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
-import { imageToInput, lightBackground, MAX_IMAGE_PIXELS, tooLargeMessage, type RgbaImage } from './pixels.js';
+import { defaultFit, framedInput, lightBackground, MAX_IMAGE_PIXELS, tooLargeMessage, type Fit, type Frame, type RgbaImage } from './pixels.js';
 
 export interface PreprocessSettings {
   /** [C, H, W] the model expects; C is 1 (grey) or 3 (RGB). */
@@ -10,6 +10,8 @@ export interface PreprocessSettings {
   normalization: { mean: readonly number[]; std: readonly number[] };
   /** Invert values (255 - v) for dark-on-light photos; 'auto': when lightBackground says so. Default false. */
   invert?: boolean | 'auto';
+  /** How the image fills the model's frame (pixels.ts step 3); default defaultFit(inputShape). */
+  fit?: Fit;
 }
 
 export interface ModelInput {
@@ -18,6 +20,9 @@ export interface ModelInput {
   data: Float32Array;
   /** Whether the values were inverted. */
   inverted: boolean;
+  /** The fit used and the part of the image the model saw. */
+  fit: Fit;
+  frame: Frame;
 }
 
 /** An image's bytes or path, named for error messages. */
@@ -56,11 +61,13 @@ export async function decodeImage(image: Uint8Array | string): Promise<RgbaImage
 export async function preprocess(image: Uint8Array | string, settings: PreprocessSettings): Promise<ModelInput> {
   const img = await decodeImage(image);
   const inverted = settings.invert === 'auto' ? lightBackground(img) : settings.invert ?? false;
-  const data = imageToInput(img, {
+  const fit = settings.fit ?? defaultFit(settings.inputShape);
+  const { input, frame } = framedInput(img, {
     inputShape: settings.inputShape,
     mean: settings.normalization.mean,
     std: settings.normalization.std,
     invert: inverted,
+    fit,
   });
-  return { dims: [1, ...settings.inputShape], data, inverted };
+  return { dims: [1, ...settings.inputShape], data: input, inverted, fit, frame };
 }

@@ -38,8 +38,8 @@ export interface ExportWebResult {
   bytes: number;
 }
 
-/** The compiled page entries (dist/src/web/page/): the page and its training worker; their relative imports are copied with them. */
-const PAGE_ENTRIES = ['./page/app.js', './page/teach_worker.js'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
+/** The compiled page entries (dist/src/web/page/): the page, its decoding worker and its training worker; their relative imports are copied with them. */
+const PAGE_ENTRIES = ['./page/app.js', './page/prep_worker.js', './page/teach_worker.js'].map((f) => fileURLToPath(new URL(f, import.meta.url)));
 /** dist/src: module paths under it keep their layout under `<out>/js/`. */
 const COMPILED_SRC = fileURLToPath(new URL('../', import.meta.url));
 /** The repo's web/ folder (index.html, style.css), from dist/src/web/. */

@@ -8,7 +8,8 @@ import { axisTaps, imageToInput } from '../../src/predict/pixels.js';
 import { decodeImage, preprocess } from '../../src/predict/preprocess.js';
 import { writeTestImage } from '../helpers/run_fixture.js';
 
-const GREY = { inputShape: [1, 28, 28], normalization: { mean: [0.5], std: [0.5] } };
+// 'stretch': these tests check resizing and normalisation; fit.test.ts checks the 'object' framing.
+const GREY = { inputShape: [1, 28, 28], normalization: { mean: [0.5], std: [0.5] }, fit: 'stretch' as const };
 const RGB = { inputShape: [3, 32, 32], normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] } };
 
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-pre-'));
@@ -120,5 +121,6 @@ test('a file that is not an image, or a missing one, fails with a clear message'
 test('bad settings name the field and the fix', async () => {
   const file = await writeTestImage(path.join(tmp, 's.png'), { width: 8, height: 8, channels: 1, seed: 1 });
   await assert.rejects(preprocess(file, { ...GREY, inputShape: [2, 28, 28] }), /C must be 1 \(grey\) or 3 \(RGB\)/);
+  await assert.rejects(preprocess(file, { ...GREY, fit: 'squash' as 'object' }), /fit 'squash' is not one of object, stretch/);
   await assert.rejects(preprocess(file, { ...RGB, normalization: { mean: [0.5, 0.5], std: [1] } }), /normalization.mean has 2 values; give 1 or 3/);
 });

@@ -132,6 +132,27 @@ test('while the model loads the controls are visibly off; a drop is queued and c
   });
 });
 
+test('a file dropped before config.json has arrived is prepared and classified once it has', async () => {
+  await withPage(async (p) => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await p.route('**/config.json', async (route) => {
+      await gate;
+      await route.continue();
+    });
+    await p.goto(server.url + 'web/');
+    await p.waitForFunction(() => window.__pageStarted === true);
+    const image = fixture.samples[2];
+    await dropFiles(p, '#drop', [image]);
+    release();
+    await p.waitForFunction((s) => window.__lastPrediction?.source === s || window.__pageState.error, path.basename(image), { timeout: 45_000 });
+    assert.equal(await p.evaluate(() => window.__pageState.error), undefined);
+    const [node] = await predict({ run: fixture.dir, images: [image] });
+    const probs = await p.evaluate(() => window.__lastPrediction!.probabilities);
+    probs.forEach((v, k) => assert.ok(Math.abs(v - node.probabilities[k]) <= 1e-5, `class ${k}: ${v} vs ${node.probabilities[k]}`));
+  });
+});
+
 test('?backend=webgpu without a GPU falls back to wasm and says why; an unknown backend is refused', async () => {
   await withPage(async (p) => {
     await p.goto(server.url + 'web/?backend=webgpu');

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { builderOf, type ArgsOf, type CliContext } from '../context.js';
 import { nonNegativeInt, optional, positiveInt, UsageError } from '../parse.js';
+import { FITS } from '../../predict/pixels.js';
 
 
 const evaluateOptions = (y: Argv) => y.positional('run', { type: 'string', demandOption: true }).option('data-dir', { type: 'string' });
@@ -22,6 +23,7 @@ const predictOptions = (y: Argv) =>
   y.positional('run', { type: 'string', demandOption: true })
     .positional('images', { type: 'string', array: true, demandOption: true })
     .option('invert', { type: 'boolean', describe: 'invert dark-on-light photos (Fashion-MNIST is light on dark); --no-invert never inverts', defaultDescription: 'images with a light border' })
+    .option('fit', { choices: FITS, describe: 'object: crop to the object and centre it in a square, as Fashion-MNIST was made; stretch: the whole image, stretched', defaultDescription: 'object for grey models, stretch for colour' })
     .option('top', { type: 'string', describe: 'classes shown per image', defaultDescription: '3' })
     .option('json', { type: 'boolean', default: false, describe: 'print the full probabilities as JSON' });
 export type PredictArgs = ArgsOf<typeof predictOptions>;
@@ -33,12 +35,12 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
   handler: async (a) => {
     const top = optional(a.top, (v) => positiveInt('top', v)) ?? 3;
     const { predict } = await import('../../predict/predict.js');
-    const preds = await predict({ run: a.run, images: a.images, invert: a.invert ?? 'auto', top });
+    const preds = await predict({ run: a.run, images: a.images, invert: a.invert ?? 'auto', top, fit: a.fit });
     if (a.json) {
       console.log(JSON.stringify(preds, null, 2));
       return;
     }
-    for (const p of preds) console.log(`${p.image}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(2)}%`).join(', ')}${p.inverted ? ' (inverted: light background)' : ''}`);
+    for (const p of preds) console.log(`${p.image}: ${p.top.map((t) => `${t.label} ${(t.probability * 100).toFixed(2)}%`).join(', ')}${framingNote(p)}`);
   },
 };
 
@@ -83,3 +85,9 @@ export const serveCommand = (ctx: CliContext): CommandModule<object, ServeArgs> 
     await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => void server.close().then(resolve), { once: true }));
   },
 });
+
+/** What predict did to an image besides resizing, for the one line per image. */
+function framingNote(p: { inverted: boolean; cropped: boolean }): string {
+  const notes = [p.inverted ? 'inverted: light background' : '', p.cropped ? 'cropped to the object' : ''].filter(Boolean);
+  return notes.length ? ` (${notes.join('; ')})` : '';
+}

@@ -1,9 +1,10 @@
 import { INPUT, PROBABILITIES } from '../../graph/names.js';
-import { imageToInput, inputToRgba, lightBackground, type PixelSettings, type RgbaImage } from '../../predict/pixels.js';
+import { defaultFit, framedInput, inputToRgba, type Fit, type Frame, type PixelSettings } from '../../predict/pixels.js';
 import { topK, type TopClass } from '../../predict/top_k.js';
-import { bitmapPixels, decodeBlob } from './decode.js';
+import { bitmapPixels } from './decode.js';
 import { drawingPad } from './draw.js';
 import { parsePageConfig, type PageConfig } from './page_config.js';
+import type { PrepReply, PrepRequest } from './prep_worker.js';
 import { chooseBackend, gpuKind, loadModel, type LoadedModel } from './runtime.js';
 import {
   $, addToGallery, BACKEND_NAMES, clearGallery, clearResult, enableControls, showBackend, showError, showInput, showNotice, showProgress,
@@ -20,6 +21,9 @@ export interface PagePrediction {
   preprocessMs: number;
   backend: string;
   invert: boolean;
+  /** How the image was framed (pixels.ts step 3) and the part of it the model saw. */
+  fit: Fit;
+  frame: Frame;
 }
 
 export interface PageState {
@@ -47,21 +51,42 @@ window.__pageState = { status: 'loading' };
 
 let config: PageConfig;
 let model: LoadedModel;
-let last: { image: RgbaImage; source: string } | null = null;
 let busy = false;
 /** Opens once the model is ready: input that arrives earlier (a drop) waits here instead of being lost. */
 let markReady!: () => void;
 let queue: Promise<void> = new Promise((resolve) => (markReady = resolve));
+/** Resolves once config.json is read: a file dropped earlier is prepared then. */
+let markConfig!: () => void;
+const configLoaded = new Promise<void>((resolve) => (markConfig = resolve));
 /** The true class of each sample, by the name the page shows for it. */
 const truths = new Map<string, number | null>();
 /** Results of the latest group of files, for the gallery; reset when a new group starts. */
 let group: PagePrediction[] = [];
+
+/** A model input, how it was made, and how long decoding and preprocessing took (ms). */
+interface Prepared {
+  input: Float32Array;
+  frame: Frame;
+  inverted: boolean;
+  ms: number;
+  preview?: ImageBitmap;
+}
+
+/** Something to classify: its name and how to make its model input, inverted or not ('auto': when its background is light). */
+interface Source {
+  name: string;
+  prepare(invert: boolean | 'auto'): Promise<Prepared>;
+}
+
+/** The latest input classified (the Invert box and a fine-tuned model classify it again) and its model input. */
+let last: { source: Source; input?: Float32Array } | null = null;
 
 function fail(message: string): void {
   window.__pageState = { ...window.__pageState, error: message };
   showError(message);
 }
 
+/** The input settings of the model (without fit: replay images for Teach are already framed). */
 function pixelSettings(): PixelSettings {
   return {
     inputShape: config.inputShape,
@@ -71,11 +96,46 @@ function pixelSettings(): PixelSettings {
   };
 }
 
-async function run(image: RgbaImage, source: string, inGroup: boolean, decodeMs: number): Promise<void> {
-  const settings = pixelSettings();
-  const tPrep = performance.now();
-  const input = imageToInput(image, settings);
-  const preprocessMs = decodeMs + performance.now() - tPrep;
+/** The settings a classification uses: the model's, with its default fit. */
+function classifySettings(): PixelSettings {
+  return { ...pixelSettings(), fit: defaultFit(config.inputShape) };
+}
+
+let prepWorker: Worker | undefined;
+let prepId = 0;
+const prepWaiting = new Map<number, { resolve(p: Prepared): void; reject(e: Error): void; t0: number }>();
+
+/** Decode and preprocess a file in the worker (prep_worker.ts); the time includes the messages both ways. */
+async function prepareFile(blob: Blob, name: string, invert: boolean | 'auto'): Promise<Prepared> {
+  await configLoaded;
+  if (!prepWorker) {
+    prepWorker = new Worker(new URL('./prep_worker.js', import.meta.url), { type: 'module' });
+    prepWorker.addEventListener('message', (e: MessageEvent<PrepReply>) => {
+      const m = e.data;
+      const waiting = prepWaiting.get(m.id);
+      if (!waiting) return;
+      prepWaiting.delete(m.id);
+      if (m.type === 'error') return waiting.reject(new Error(m.message));
+      waiting.resolve({ input: m.input, frame: m.frame, inverted: m.inverted, preview: m.preview, ms: performance.now() - waiting.t0 });
+    });
+    prepWorker.addEventListener('error', (e) => {
+      for (const w of prepWaiting.values()) w.reject(new Error(`The image decoder stopped (${e.message || 'it could not start'}); reload the page.`));
+      prepWaiting.clear();
+    });
+  }
+  const id = ++prepId;
+  const settings = classifySettings();
+  delete settings.invert;
+  const request: PrepRequest = { id, blob, name, settings, invert, preview: ($('pad') as HTMLCanvasElement).width };
+  return new Promise((resolve, reject) => {
+    prepWaiting.set(id, { resolve, reject, t0: performance.now() });
+    prepWorker!.postMessage(request);
+  });
+}
+
+async function run(prepared: Prepared, source: string, inGroup: boolean): Promise<void> {
+  const settings = classifySettings();
+  const { input, frame, inverted } = prepared;
   const { ort, session, backend } = model;
   const feed = new ort.Tensor('float32', input, [1, ...config.inputShape]);
   const t0 = performance.now();
@@ -87,10 +147,10 @@ async function run(image: RgbaImage, source: string, inGroup: boolean, decodeMs:
   const seen = inputToRgba(input, settings);
   showInput(seen);
   const truth = truths.get(source) ?? null;
-  showResult(source, ranked, ms, preprocessMs, backend, truth === null ? null : config.classNames[truth]);
+  showResult(source, ranked, ms, prepared.ms, backend, truth === null ? null : config.classNames[truth]);
   if (truth !== null) markSample(source, ranked[0].index === truth);
   showError(null);
-  const prediction = { source, probabilities, top, ms, preprocessMs, backend, invert: settings.invert ?? false };
+  const prediction = { source, probabilities, top, ms, preprocessMs: prepared.ms, backend, invert: inverted, fit: settings.fit!, frame };
   if (inGroup) {
     group.push(prediction);
     addToGallery(source, seen, top[0]);
@@ -102,15 +162,35 @@ async function run(image: RgbaImage, source: string, inGroup: boolean, decodeMs:
   window.__lastPrediction = prediction;
 }
 
-/** Classify one image after those before it (a session runs one request at a time) and after the model is ready. */
-function classify(image: RgbaImage, source: string, inGroup = false, decodeMs = 0): Promise<void> {
-  last = { image, source };
+/**
+ * Classify a source after those before it (a session runs one request at a time) and after the model is
+ * ready. Its input is prepared at once (a file in the worker, while the model may still load); an error
+ * preparing it is shown as it is (it names the file and the fix).
+ */
+function classify(source: Source, invert: boolean | 'auto', inGroup = false): Promise<void> {
+  const prepared = source.prepare(invert);
+  const strokes = pad.strokes();
+  prepared.catch(() => undefined); // handled in the queue below; this only stops an "unhandled rejection" report
+  last = { source };
   queue = queue.then(async () => {
     busy = true;
+    let p: Prepared;
     try {
-      await run(image, source, inGroup, decodeMs);
+      p = await prepared;
     } catch (e) {
-      fail(`Could not classify ${source}: ${(e as Error).message}`);
+      busy = false;
+      return fail((e as Error).message);
+    }
+    try {
+      if (invert === 'auto') ($('invert') as HTMLInputElement).checked = p.inverted;
+      // A stroke begun since the file was given wins: its preview must not wipe the new drawing.
+      if (p.preview && pad.strokes() === strokes) pad.show(p.preview);
+      else p.preview?.close();
+      describeFraming(p, source.name === 'drawing', invert === 'auto');
+      await run(p, source.name, inGroup);
+      if (last?.source === source) last.input = p.input;
+    } catch (e) {
+      fail(`Could not classify ${source.name}: ${(e as Error).message}`);
     } finally {
       busy = false;
     }
@@ -118,27 +198,36 @@ function classify(image: RgbaImage, source: string, inGroup = false, decodeMs = 
   return queue;
 }
 
-async function classifyBlob(blob: Blob, name: string, inGroup = false): Promise<void> {
-  try {
-    const t0 = performance.now();
-    const image = await decodeBlob(blob, name);
-    autoInvert(image);
-    await classify(image, name, inGroup, performance.now() - t0);
-  } catch (e) {
-    fail((e as Error).message);
-  }
+function fileSource(blob: Blob, name: string): Source {
+  return { name, prepare: (invert) => prepareFile(blob, name, invert) };
 }
 
-/**
- * Tick Invert for an image on a light background (as `predict` does by default) and say so; the user can
- * untick it. Drawings are white on black and never inverted automatically.
- */
-function autoInvert(image: RgbaImage): void {
-  const light = lightBackground(image);
-  ($('invert') as HTMLInputElement).checked = light;
-  $('seen-note').textContent = light
-    ? 'Light background found, so the colours are inverted (the model knows light objects on dark); untick Invert to undo.'
-    : 'The model\'s input after resizing and normalisation.';
+/** The pad's pixels now, prepared on the page (280 x 280: a few milliseconds). Drawings are never inverted automatically. */
+function drawingSource(canvas: HTMLCanvasElement): Source {
+  const image = bitmapPixels(canvas);
+  return {
+    name: 'drawing',
+    prepare: async (invert) => {
+      const t0 = performance.now();
+      const inverted = invert === true;
+      const { input, frame } = framedInput(image, { ...classifySettings(), invert: inverted });
+      return { input, frame, inverted, ms: performance.now() - t0 };
+    },
+  };
+}
+
+/** Say what was done to the image besides resizing: inverted (and why), cropped to its object or centred. */
+function describeFraming(p: Prepared, drawing: boolean, auto: boolean): void {
+  const notes: string[] = [];
+  if (p.inverted) {
+    notes.push(auto
+      ? 'Light background found, so the colours are inverted (the model knows light objects on dark); untick Invert to undo.'
+      : 'Colours inverted (Invert is ticked).');
+  }
+  if (p.frame.cropped || p.frame.padded) {
+    notes.push(`${drawing ? 'Centred by its bounding box' : 'Cropped to the object and centred'} in a square, as the training images were made.`);
+  }
+  $('seen-note').textContent = notes.length ? notes.join(' ') : 'The model\'s input after resizing and normalisation.';
 }
 
 /** Each of several files in turn, into the gallery; one file is an ordinary result. */
@@ -151,7 +240,7 @@ async function classifyFiles(files: File[]): Promise<void> {
     group = [];
     clearGallery();
   }
-  for (const f of files) await classifyBlob(f, f.name, inGroup);
+  for (const f of files) await classify(fileSource(f, f.name), 'auto', inGroup);
 }
 
 /**
@@ -181,21 +270,13 @@ function wireInputs(): void {
     file.value = '';
   });
 
-  const canvas = $('pad') as HTMLCanvasElement;
-  const pad = drawingPad(
-    canvas,
-    () => {
-      if (!busy) void classify(bitmapPixels(canvas), 'drawing');
-    },
-    () => void classify(bitmapPixels(canvas), 'drawing'),
-  );
   $('clear').addEventListener('click', () => {
     pad.clear();
     last = null;
     clearResult();
   });
   $('invert').addEventListener('change', () => {
-    if (last) void classify(last.image, last.source);
+    if (last) void classify(last.source, ($('invert') as HTMLInputElement).checked);
   });
 
   if (config.samples.length > 0) {
@@ -216,7 +297,7 @@ function wireInputs(): void {
       button.addEventListener('click', async () => {
         const response = await fetch(src);
         if (!response.ok) return fail(`Sample ${name} is missing (HTTP ${response.status}).`);
-        await classifyBlob(await response.blob(), name);
+        await classify(fileSource(await response.blob(), name), 'auto');
       });
       return button;
     }));
@@ -238,6 +319,7 @@ async function start(): Promise<void> {
     const response = await fetch('config.json');
     if (!response.ok) throw new Error(`config.json could not be loaded (HTTP ${response.status}); re-run export-web.`);
     config = parsePageConfig(await response.json(), 'config.json');
+    markConfig();
   } catch (e) {
     showBackend('No model', 'error');
     window.__pageState = { status: 'error' };
@@ -268,7 +350,7 @@ async function start(): Promise<void> {
     const { setupTeach } = await import('./teach.js');
     await setupTeach({
       config, model, pixels: pixelSettings,
-      current: () => (last ? { input: imageToInput(last.image, pixelSettings()), source: last.source } : null),
+      current: () => (last?.input ? { input: last.input, source: last.source.name } : null),
       useModel,
     }).catch((e: Error) => fail(`The Teach panel failed to start: ${e.message}`));
   }
@@ -286,8 +368,18 @@ function useModel(bytes: Uint8Array): Promise<void> {
       fail(`The fine-tuned model could not be loaded: ${(e as Error).message}`);
     }
   });
-  return last ? classify(last.image, last.source) : queue;
+  return last ? classify(last.source, ($('invert') as HTMLInputElement).checked) : queue;
 }
+
+/** The drawing pad; it also shows each uploaded image. */
+const padCanvas = $('pad') as HTMLCanvasElement;
+const pad = drawingPad(
+  padCanvas,
+  () => {
+    if (!busy) void classify(drawingSource(padCanvas), false);
+  },
+  () => void classify(drawingSource(padCanvas), false),
+);
 
 wireDrops();
 void start();

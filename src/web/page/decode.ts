@@ -37,9 +37,10 @@ export function headerSize(b: Uint8Array): { width: number; height: number } | u
  * colours in sRGB. The canvas stores colours premultiplied by alpha, so a semi-transparent pixel reads back
  * with a colour that rounds to the same round(c * a / 255) that pixels.ts composites with; the model input
  * then equals Node's. Images over MAX_IMAGE_PIXELS are refused before decoding (past the canvas limit a
- * browser would hand back black pixels without an error).
+ * browser would hand back black pixels without an error). With `preview` > 0, also a copy of the image
+ * that fits in preview x preview pixels, for the page to show. Runs on the page or in a worker.
  */
-export async function decodeBlob(blob: Blob, name: string): Promise<RgbaImage> {
+export async function decodeBlob(blob: Blob, name: string, preview = 0): Promise<{ image: RgbaImage; preview?: ImageBitmap }> {
   const quoted = `“${name}”`;
   if (blob.type === 'image/svg+xml' || /\.svgz?$/i.test(name)) {
     throw new Error(`${quoted} is an SVG drawing; this page classifies pixel images. Export it as a PNG first (or take a screenshot of it) and give that.`);
@@ -52,18 +53,21 @@ export async function decodeBlob(blob: Blob, name: string): Promise<RgbaImage> {
   } catch {
     throw new Error(`${quoted} is not an image this browser can read. Choose a PNG, JPEG, WebP or GIF file.`);
   }
-  if (bitmap.width * bitmap.height > MAX_IMAGE_PIXELS) {
-    const { width, height } = bitmap;
-    bitmap.close();
-    throw new Error(tooLargeMessage(quoted, width, height));
-  }
   try {
-    return bitmapPixels(bitmap);
+    if (bitmap.width * bitmap.height > MAX_IMAGE_PIXELS) throw new Error(tooLargeMessage(quoted, bitmap.width, bitmap.height));
+    const image = bitmapPixels(bitmap);
+    if (!(preview > 0)) return { image };
+    const scale = Math.min(1, preview / Math.max(bitmap.width, bitmap.height));
+    const small = await createImageBitmap(bitmap, {
+      resizeWidth: Math.max(1, Math.round(bitmap.width * scale)), resizeHeight: Math.max(1, Math.round(bitmap.height * scale)), resizeQuality: 'medium',
+    });
+    return { image, preview: small };
   } finally {
     bitmap.close();
   }
 }
 
+/** The RGBA pixels of a bitmap or canvas at its own size. */
 export function bitmapPixels(source: ImageBitmap | HTMLCanvasElement): RgbaImage {
   const { width, height } = source;
   const canvas = new OffscreenCanvas(width, height);

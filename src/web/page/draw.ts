@@ -1,11 +1,26 @@
-/** A white-on-black drawing pad (Fashion-MNIST style). Calls `onStroke` while drawing and `onDone` after. */
-export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDone: () => void): { clear(): void } {
+/**
+ * A white-on-black drawing pad (Fashion-MNIST style). Calls `onStroke` while drawing and `onDone` after.
+ * `show` puts an uploaded image on it (fitted, on black) until the next stroke, which starts a new drawing;
+ * `strokes` counts the strokes begun so far.
+ */
+export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDone: () => void): { clear(): void; show(image: ImageBitmap): void; strokes(): number } {
   const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
   const clear = () => {
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
   };
   clear();
+  let showing = false;
+  let strokes = 0;
+  const show = (image: ImageBitmap) => {
+    clear();
+    const scale = Math.min(canvas.width / image.width, canvas.height / image.height);
+    const w = image.width * scale;
+    const h = image.height * scale;
+    ctx.drawImage(image, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
+    image.close();
+    showing = true;
+  };
   let last: { x: number; y: number } | null = null;
   const point = (e: PointerEvent) => {
     const r = canvas.getBoundingClientRect();
@@ -13,6 +28,9 @@ export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDo
   };
   canvas.addEventListener('pointerdown', (e) => {
     canvas.setPointerCapture(e.pointerId);
+    if (showing) clear();
+    showing = false;
+    strokes++;
     last = point(e);
     stroke(last, last);
   });
@@ -40,5 +58,5 @@ export function drawingPad(canvas: HTMLCanvasElement, onStroke: () => void, onDo
     ctx.lineTo(b.x, b.y);
     ctx.stroke();
   }
-  return { clear };
+  return { clear, show, strokes: () => strokes };
 }
