@@ -66,22 +66,57 @@ export function convInputGrad(b: Emitter, p: ConvGradProblem): string {
 }
 
 /**
- * dW of a Conv: with groups, X's channels and dY's are split into their groups, one weight gradient per
- * group, stacked on the output-channel axis.
+ * dW of a Conv. With groups, a fixed number of nodes whatever the group count: per-channel products
+ * summed (depthwise) or one batched MatMul over the groups.
  */
 export function convWeightGrad(b: Emitter, p: ConvGradProblem): string {
   if (p.group === 1) return WEIGHT_GRADS[chooseWeightGrad(p)](b, p);
-  const { x, dY, C, M, group, inSize: [H, W], outSize: [Ho, Wo] } = p;
-  const N = b.shape(x)[0];
-  const xParts = b.op('Split', [x, b.constant(new Array<number>(group).fill(C), 'int64')], { axis: 1 }, { outputs: group });
-  const dyParts = b.op('Split', [dY, b.constant(new Array<number>(group).fill(M), 'int64')], { axis: 1 }, { outputs: group });
-  const parts = xParts.map((xg, k) => {
-    b.refine(xg, [N, C, H, W]);
-    b.refine(dyParts[k], [N, M, Ho, Wo]);
-    const one = { ...p, x: xg, dY: dyParts[k], group: 1 };
-    return WEIGHT_GRADS[chooseWeightGrad(one)](b, one);
-  });
-  return b.op1('Concat', parts, { axis: 0 });
+  return p.C === 1 ? weightGradDepthwise(b, p) : weightGradGroupedMatMul(b, p);
+}
+
+/** The taps of X [N, G C, H, W] stacked as [N, G C, kh kw, Ho, Wo]: tap (i, j) is the window at offset (i, j) dilated. */
+function stackedTaps(b: Emitter, x: string, w: Window, outSize: number[]): string {
+  const xp = padSpatial(b, x, w);
+  const [kh, kw] = w.kernel;
+  const axis2 = b.constant([2], 'int64');
+  const taps: string[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) taps.push(b.op1('Unsqueeze', [tapSlice(b, xp, w, [i * w.dilations[0], j * w.dilations[1]], outSize), axis2]));
+  }
+  return taps.length === 1 ? taps[0] : b.op1('Concat', taps, { axis: 2 });
+}
+
+/**
+ * Depthwise (one input channel per group, M outputs per group):
+ *   dW[g M + m, 0, i, j] = sum over n, ho, wo of dY[n, g M + m, ho, wo] X[n, g, ho sh + i dh - pt, wo sw + j dw - pl]
+ * as one elementwise product of dY with the stacked taps and a ReduceSum.
+ */
+function weightGradDepthwise(b: Emitter, { x, dY, window: w, M, group: G, outSize: [Ho, Wo] }: ConvGradProblem): string {
+  const [kh, kw] = w.kernel;
+  let taps = stackedTaps(b, x, w, [Ho, Wo]);
+  if (M > 1) {
+    // Channel g of X feeds outputs g M .. g M + M - 1: repeat it M times in place.
+    taps = b.op1('Reshape', [b.op1('Expand', [b.op1('Unsqueeze', [taps, b.constant([2], 'int64')]), b.constant([1, 1, M, 1, 1, 1], 'int64')]), b.constant([0, G * M, kh * kw, Ho, Wo], 'int64')]);
+  }
+  const prod = b.op1('Mul', [taps, b.op1('Unsqueeze', [dY, b.constant([2], 'int64')])]);
+  const summed = b.op1('ReduceSum', [prod, b.constant([0, 3, 4], 'int64')], { keepdims: 0 });
+  return b.op1('Reshape', [summed, b.constant([G * M, 1, kh, kw], 'int64')]);
+}
+
+/**
+ * Grouped: dW[g] = dY_g [M, N Ho Wo] . cols_g^T [N Ho Wo, C kh kw] for all groups g at once, one MatMul
+ * over [G, ., .] with cols the stacked taps of X.
+ */
+function weightGradGroupedMatMul(b: Emitter, { x, dY, window: w, C, M, group: G, outSize: [Ho, Wo] }: ConvGradProblem): string {
+  const [kh, kw] = w.kernel;
+  const P = Ho * Wo;
+  const perm = { perm: [1, 2, 0, 3] };
+  // [N, G C, T, Ho, Wo] -> [N, G, C T, P] -> [G, C T, N, P] -> [G, C T, N P]
+  const taps = b.op1('Reshape', [stackedTaps(b, x, w, [Ho, Wo]), b.constant([0, G, C * kh * kw, P], 'int64')]);
+  const cols = b.op1('Reshape', [b.op1('Transpose', [taps], perm), b.constant([G, C * kh * kw, -1], 'int64')]);
+  const dYg = b.op1('Reshape', [b.op1('Transpose', [b.op1('Reshape', [dY, b.constant([0, G, M, P], 'int64')])], perm), b.constant([G, M, -1], 'int64')]);
+  const dW = b.op1('MatMul', [dYg, b.op1('Transpose', [cols], { perm: [0, 2, 1] })]);
+  return b.op1('Reshape', [dW, b.constant([G * M, C, kh, kw], 'int64')]);
 }
 
 /**
