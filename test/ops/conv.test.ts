@@ -58,9 +58,9 @@ test('Conv: no input gradient (no ConvTranspose) when only W and B are wanted; s
 
 /**
  * Grouped convolutions: dX through a grouped ConvTranspose; dW with a fixed number of nodes whatever the
- * group count, a Mul + ReduceSum over the stacked taps (depthwise) or one batched MatMul over the groups.
+ * group count, one grouped Conv with batch and channels swapped (depthwise) or one batched MatMul over the groups.
  */
-const DEPTHWISE = ['ConvTranspose', 'ReduceSum'];
+const DEPTHWISE = ['ConvTranspose', 'Conv'];
 const GROUPED = ['ConvTranspose', 'MatMul'];
 const groupCases: Case[] = [
   { label: 'group 2, k3 p1 with bias', x: [2, 4, 5, 5], w: [6, 2, 3, 3], attrs: { pads: [1, 1, 1, 1] }, group: 2, bias: true, gradOps: GROUPED },

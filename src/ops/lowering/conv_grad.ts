@@ -66,8 +66,8 @@ export function convInputGrad(b: Emitter, p: ConvGradProblem): string {
 }
 
 /**
- * dW of a Conv. With groups, a fixed number of nodes whatever the group count: per-channel products
- * summed (depthwise) or one batched MatMul over the groups.
+ * dW of a Conv. With groups, a fixed number of nodes whatever the group count: one grouped Conv
+ * (depthwise) or one batched MatMul over the groups.
  */
 export function convWeightGrad(b: Emitter, p: ConvGradProblem): string {
   if (p.group === 1) return WEIGHT_GRADS[chooseWeightGrad(p)](b, p);
@@ -87,20 +87,26 @@ function stackedTaps(b: Emitter, x: string, w: Window, outSize: number[]): strin
 }
 
 /**
- * Depthwise (one input channel per group, M outputs per group):
- *   dW[g M + m, 0, i, j] = sum over n, ho, wo of dY[n, g M + m, ho, wo] X[n, g, ho sh + i dh - pt, wo sw + j dw - pl]
- * as one elementwise product of dY with the stacked taps and a ReduceSum.
+ * Depthwise (one input channel per group, M outputs per group): dW[g M + m, 0] = sum_n X[n, g] (*) dY[n, g M + m],
+ * one grouped Conv over X as [1, G N, H, W] with dY as [G M, N, Ho, Wo] weights (the swapped formulation
+ * with the batch as the channels of each group); the forward stride becomes the dilation, and the result
+ * is cropped to the kernel when the stride left a remainder.
  */
-function weightGradDepthwise(b: Emitter, { x, dY, window: w, M, group: G, outSize: [Ho, Wo] }: ConvGradProblem): string {
+function weightGradDepthwise(b: Emitter, { x, dY, window: w, M, group: G, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
   const [kh, kw] = w.kernel;
-  let taps = stackedTaps(b, x, w, [Ho, Wo]);
-  if (M > 1) {
-    // Channel g of X feeds outputs g M .. g M + M - 1: repeat it M times in place.
-    taps = b.op1('Reshape', [b.op1('Expand', [b.op1('Unsqueeze', [taps, b.constant([2], 'int64')]), b.constant([1, 1, M, 1, 1, 1], 'int64')]), b.constant([0, G * M, kh * kw, Ho, Wo], 'int64')]);
+  const swap = { perm: [1, 0, 2, 3] };
+  const dilated = w.dilations.some((d) => d !== 1);
+  const xs = b.op1('Reshape', [b.op1('Transpose', [x], swap), b.constant([1, -1, H, W], 'int64')]);
+  let dW = b.op1('Conv', [xs, b.op1('Transpose', [dY], swap)], {
+    pads: w.pads, dilations: w.strides, group: G, ...(dilated ? { strides: w.dilations } : {}),
+  });
+  const span = (size: number, i: number, out: number) => size + w.pads[i] + w.pads[i + 2] - w.strides[i] * (out - 1);
+  const fullH = Math.floor((span(H, 0, Ho) - 1) / w.dilations[0]) + 1;
+  const fullW = Math.floor((span(W, 1, Wo) - 1) / w.dilations[1]) + 1;
+  if (fullH !== kh || fullW !== kw) {
+    dW = b.op1('Slice', [dW, b.constant([0, 0], 'int64'), b.constant([kh, kw], 'int64'), b.constant([2, 3], 'int64')]);
   }
-  const prod = b.op1('Mul', [taps, b.op1('Unsqueeze', [dY, b.constant([2], 'int64')])]);
-  const summed = b.op1('ReduceSum', [prod, b.constant([0, 3, 4], 'int64')], { keepdims: 0 });
-  return b.op1('Reshape', [summed, b.constant([G * M, 1, kh, kw], 'int64')]);
+  return b.op1('Reshape', [dW, b.constant([G * M, 1, kh, kw], 'int64')]);
 }
 
 /**
