@@ -12,7 +12,8 @@ export), and OUT_DIR/NAME.ref.safetensors holding, for one batch:
   grad.<p>   d loss / d p for every parameter p (the initial weights are the ONNX initializers)
   adam.loss  the loss before each of 3 torch.optim.Adam steps (lr 1e-3) on this batch  [3]
 Weights: torch.manual_seed(0) and the modules' default initialisation. Small models are committed under
-test/fixtures/import; resnet18 (45 MB) is made in a temporary folder by the test when torchvision exists.
+test/fixtures/import; resnet18 (45 MB), mobilenet_v2 (9 MB) and squeezenet1_1 (3 MB) are made in a temporary folder by the
+tests when torchvision exists.
 """
 import json
 import math
@@ -130,11 +131,31 @@ def resnet18():
     return torchvision.models.resnet18(num_classes=10)
 
 
+def without_dropout(model):
+    """Dropout p = 0: torch's masks and ours are different random draws, so the references compare the rest."""
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    return model
+
+
+def mobilenet_v2():
+    import torchvision
+    return without_dropout(torchvision.models.mobilenet_v2(num_classes=10))
+
+
+def squeezenet1_1():
+    import torchvision
+    return without_dropout(torchvision.models.squeezenet1_1(num_classes=10))
+
+
 MODELS = {
     'lenet5': (LeNet5, (1, 28, 28)),
     'mobilenet_block': (MobileNetBlock, (3, 32, 32)),
     'tiny_vit': (TinyViT, (3, 32, 32)),
     'resnet18': (resnet18, (3, 64, 64)),
+    'mobilenet_v2': (mobilenet_v2, (3, 64, 64)),
+    'squeezenet1_1': (squeezenet1_1, (3, 64, 64)),
 }
 
 

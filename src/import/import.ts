@@ -69,6 +69,7 @@ export function importOnnx(bytes: Uint8Array, s: ImportSettings = {}): ImportedM
     throw new Error(`not a readable ONNX model (${(e as Error).message}): ${FIX_EXPORT}`, { cause: e });
   }
   const { graph, opset } = decoded;
+  refuseRecurrent(graph);
   if (opset < IMPORT_OPSETS[0] || opset > IMPORT_OPSETS[1]) throw new Error(`the model uses ai.onnx opset ${opset}; onnxtrain imports opsets ${IMPORT_OPSETS.join('..')}: ${FIX_EXPORT}`);
   const inputs = graph.inputs.filter((v) => !graph.initializers.has(v.name));
   if (inputs.length !== 1) throw new Error(`the model has ${inputs.length} inputs (${inputs.map((v) => v.name).join(', ')}); onnxtrain trains models with one image input`);
@@ -112,6 +113,16 @@ export function importOnnx(bytes: Uint8Array, s: ImportSettings = {}): ImportedM
   for (const n of graph.nodes) if (n.opType !== 'Constant') counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
   const modelOps = [...counts].map(([opType, count]) => ({ opType, count, gradient: Boolean(RULES[opType]?.grad) || opType === 'BatchNormalization' }));
   return { def, report: { modelOps, ...probe(def, newHead, warningsOf(graph, roles)) } };
+}
+
+/** Ops whose backward is a loop over time steps: onnxtrain has no rule for them, and none of them folds away. */
+const RECURRENT = ['LSTM', 'GRU', 'RNN', 'Scan', 'Loop'];
+
+function refuseRecurrent(g: Graph): void {
+  const n = g.nodes.find((m) => RECURRENT.includes(m.opType));
+  if (!n) return;
+  throw new Error(`the model has a ${n.opType} node ('${n.name}'): onnxtrain has no gradient for recurrent layers or loops; ` +
+    'fine-tune it in PyTorch, or replace the recurrent layer by convolutions, attention or an MLP over the sequence before exporting');
 }
 
 function staticImageShape(shape: (number | string)[] | undefined): [number, number, number] | undefined {

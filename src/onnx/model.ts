@@ -7,6 +7,7 @@ import { allocate, DTYPE_FROM_ONNX, ONNX_DTYPE, tensorBytes, tensorFromBytes, ty
 
 const root = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
 const ModelProto = root.lookupType('onnx.ModelProto');
+const TensorProto = root.lookupType('onnx.TensorProto');
 
 type Obj = Record<string, unknown>;
 
@@ -174,6 +175,11 @@ function decodeTensor(t: Obj): Tensor | undefined {
     else (out.data as Float32Array)[i] = num(src[i]);
   }
   return out;
+}
+
+/** A serialized TensorProto (ONNX's test data .pb files); undefined where its dtype has no onnxtrain Tensor. */
+export function decodeTensorProto(bytes: Uint8Array): Tensor | undefined {
+  return decodeTensor(TensorProto.toObject(TensorProto.decode(bytes), { bytes: Uint8Array as unknown as typeof String, defaults: false }) as Obj);
 }
 
 /** dtype is undefined at run time for a type onnxtrain has no DType for (float16, a sequence, ...). */

@@ -37,7 +37,10 @@ export const reduce: RuleTable = {
     infer: (ins, n) => [{ dtype: ins[0]!.dtype, shape: reducedShape(ins[0]!, attrInts(n, 'axes'), attrInt(n, 'keepdims', 1)) }],
     grad: ({ b }, n, [dY]) => {
       const x = n.inputs[0];
-      const count = b.op1('Div', [sizeOf(b, x), sizeOf(b, n.outputs[0])]);
+      // The reduced shape is usually static (the batch axis reduced away): its size is then a constant.
+      const ys = b.info(n.outputs[0]).shape;
+      const ySize = ys && ys.every((d) => typeof d === 'number') ? b.constant((ys as number[]).reduce((p, q) => p * q, 1), b.dtype(x)) : sizeOf(b, n.outputs[0]);
+      const count = b.op1('Div', [sizeOf(b, x), ySize]);
       return [b.op1('Div', [expandBack(b, dY!, x, attrInts(n, 'axes'), attrInt(n, 'keepdims', 1)), count])];
     },
   },

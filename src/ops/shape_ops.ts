@@ -6,7 +6,9 @@ import type { Emitter, RuleTable } from './types.js';
 const ints = (t: Tensor): number[] => Array.from(t.data as BigInt64Array, Number);
 
 /** Reshape a gradient back to the (run-time) shape of the op's input. */
-const reshapeBack = (b: Emitter, dY: string, x: string): string => b.op1('Reshape', [dY, shapeValue(b, x)]);
+/** dY reshaped to x's shape; allowzero where that shape has an empty axis (a 0 would otherwise copy dY's). */
+const reshapeBack = (b: Emitter, dY: string, x: string): string =>
+  b.op1('Reshape', [dY, shapeValue(b, x)], b.info(x).shape?.includes(0) ? { allowzero: 1 } : {});
 
 const prod = (ds: Dim[]): Dim => (ds.every((d) => typeof d === 'number') ? numel(ds as number[]) : ds.join('*'));
 
@@ -33,12 +35,14 @@ export const shapeOps: RuleTable = {
   },
   // Reshape  =>  dX = reshape(dY, shape(X))
   Reshape: {
-    infer: (ins, _n, consts) => {
+    infer: (ins, n, consts) => {
       const t = consts[1];
       const s = ins[0]!.shape;
       if (!t) return [{ dtype: ins[0]!.dtype }];
       const want = Array.from(t.data as BigInt64Array, Number);
-      const out: Dim[] = want.map((d, i) => (d === 0 && s ? s[i] : d));
+      // 0 copies the input's dimension, unless allowzero = 1 makes it a real 0.
+      const copy = attrInt(n, 'allowzero', 0) === 0;
+      const out: Dim[] = want.map((d, i) => (d === 0 && s && copy ? s[i] : d));
       const unknown = out.indexOf(-1);
       if (unknown >= 0) {
         if (!s) return [{ dtype: ins[0]!.dtype }];

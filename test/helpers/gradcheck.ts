@@ -67,6 +67,7 @@ const numel = (dims: number[]) => dims.reduce((p, q) => p * q, 1);
 
 function feed(dtype: DType, dims: number[], values: number[]): ort.Tensor {
   if (dtype === 'int64') return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+  if (dtype === 'int32') return new ort.Tensor('int32', Int32Array.from(values), dims);
   if (dtype === 'bool') return new ort.Tensor('bool', Uint8Array.from(values), dims);
   return new ort.Tensor(dtype, dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values), dims);
 }

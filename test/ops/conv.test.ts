@@ -56,14 +56,31 @@ test('Conv: no input gradient (no ConvTranspose) when only W and B are wanted; s
   }
 });
 
-/** Grouped convolutions: dX through a grouped ConvTranspose, dW per group of channels. */
-const GROUPED = ['ConvTranspose', 'Split'];
+/**
+ * Grouped convolutions: dX through a grouped ConvTranspose; dW with a fixed number of nodes whatever the
+ * group count, one grouped Conv with batch and channels swapped (depthwise) or one batched MatMul over the groups.
+ */
+const DEPTHWISE = ['ConvTranspose', 'Conv'];
+const GROUPED = ['ConvTranspose', 'MatMul'];
 const groupCases: Case[] = [
   { label: 'group 2, k3 p1 with bias', x: [2, 4, 5, 5], w: [6, 2, 3, 3], attrs: { pads: [1, 1, 1, 1] }, group: 2, bias: true, gradOps: GROUPED },
-  { label: 'depthwise (group 4), k3 p1 s2', x: [2, 4, 6, 6], w: [4, 1, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2] }, group: 4, gradOps: GROUPED },
-  { label: 'depthwise x2 (group 3, 6 filters), k5 p2 with bias', x: [1, 3, 6, 6], w: [6, 1, 5, 5], attrs: { pads: [2, 2, 2, 2] }, group: 3, bias: true, gradOps: GROUPED },
+  { label: 'group 3, k2x3 asymmetric pads [0,1,1,0], strides [1,2], dilations [2,1]', x: [2, 6, 6, 7], w: [3, 2, 2, 3], attrs: { pads: [0, 1, 1, 0], strides: [1, 2], dilations: [2, 1] }, group: 3, gradOps: GROUPED },
+  { label: 'depthwise (group 4), k3 p1 s2', x: [2, 4, 6, 6], w: [4, 1, 3, 3], attrs: { pads: [1, 1, 1, 1], strides: [2, 2] }, group: 4, gradOps: DEPTHWISE },
+  { label: 'depthwise x2 (group 3, 6 filters), k5 p2 with bias', x: [1, 3, 6, 6], w: [6, 1, 5, 5], attrs: { pads: [2, 2, 2, 2] }, group: 3, bias: true, gradOps: DEPTHWISE },
+  { label: 'depthwise (group 5), k3 dilation 2 p2, 1x1 output rows', x: [2, 5, 5, 4], w: [5, 1, 3, 3], attrs: { pads: [2, 2, 2, 2], dilations: [2, 2], strides: [3, 1] }, group: 5, gradOps: DEPTHWISE },
 ];
 gradcheckCases('Conv', groupCases);
+
+test('Conv: grouped and depthwise gradients have the same nodes for 4 groups as for 64 (no per-group subgraph)', async () => {
+  const gradOps = async (C: number, group: number) => (await runGradients({
+    dtype: 'float32',
+    inputs: { x: { dims: [1, C, 6, 6] }, w: { dims: [C, C / group, 3, 3] } },
+    build: (b, v) => b.op1('Conv', [v.x, v.w], { pads: [1, 1, 1, 1], group }),
+  })).gradOps;
+  assert.deepEqual(await gradOps(64, 64), await gradOps(4, 4));
+  assert.deepEqual(await gradOps(128, 64), await gradOps(8, 4));
+  assert.ok(!(await gradOps(64, 64)).includes('Split'));
+});
 
 const dilatedCases: Case[] = [
   { label: 'dilation 2, k3 p2 with bias', x: [2, 2, 7, 7], w: [3, 2, 3, 3], attrs: { pads: [2, 2, 2, 2], dilations: [2, 2] }, bias: true },

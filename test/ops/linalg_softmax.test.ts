@@ -57,3 +57,52 @@ for (const reduction of ['mean', 'sum']) {
     for (let i = 0; i < 4; i++) assert.ok(Math.abs(run.grads.x.slice(3 * i, 3 * i + 3).reduce((p, q) => p + q, 0)) < 1e-12);
   });
 }
+
+// Targets 1 and 2 of a row are ignored (-100 lies outside [0, C), as torch's default).
+const ceCases: { name: string; attrs: { ignore_index?: number }; weighted: boolean; labels: number[] }[] = [
+  { name: 'ignore_index -100', attrs: { ignore_index: -100 }, weighted: false, labels: [2, -100, 1, 0] },
+  { name: 'ignore_index 1 (a real class)', attrs: { ignore_index: 1 }, weighted: false, labels: [2, 1, 1, 0] },
+  { name: 'class weights', attrs: {}, weighted: true, labels: [2, 0, 1, 2] },
+  { name: 'class weights and ignore_index -1', attrs: { ignore_index: -1 }, weighted: true, labels: [2, -1, 1, 2] },
+];
+for (const reduction of ['mean', 'sum', 'none']) {
+  for (const c of ceCases) {
+    test(`SoftmaxCrossEntropyLoss (${reduction}) with ${c.name}`, async () => {
+      const run = await gradcheck({
+        inputs: {
+          x: { dims: [4, 3] },
+          labels: { dims: [4], values: c.labels, dtype: 'int64' },
+          ...(c.weighted ? { w: { dims: [3], values: [0.5, 2, 1.25], constant: true } } : {}),
+        },
+        build: (b, x) => b.op1('SoftmaxCrossEntropyLoss', [x.x, x.labels, ...(c.weighted ? [x.w] : [])], { reduction, ...(c.attrs.ignore_index === undefined ? {} : { ignore_index: c.attrs.ignore_index }) }),
+      });
+      // An ignored target's row gets no gradient at all.
+      c.labels.forEach((y, i) => {
+        if (c.attrs.ignore_index === y) assert.ok(run.grads.x.slice(3 * i, 3 * i + 3).every((g) => g === 0), `row ${i}: ${run.grads.x.slice(3 * i, 3 * i + 3)}`);
+      });
+    });
+  }
+}
+
+test('SoftmaxCrossEntropyLoss on N-D scores [N, C, d1, d2] with weights and ignore_index, each reduction', async () => {
+  for (const reduction of ['mean', 'sum', 'none']) {
+    await gradcheck({
+      inputs: {
+        x: { dims: [2, 3, 2, 2] },
+        labels: { dims: [2, 2, 2], values: [0, 2, 1, 5, 5, 1, 2, 0], dtype: 'int64' },
+        w: { dims: [3], values: [0.5, 2, 1.25], constant: true },
+      },
+      build: (b, x) => b.op1('SoftmaxCrossEntropyLoss', [x.x, x.labels, x.w], { reduction, ignore_index: 5 }),
+    });
+  }
+});
+
+test('SoftmaxCrossEntropyLoss: a gradient through the log-prob output adds to the loss gradient', async () => {
+  await gradcheck({
+    inputs: { x: { dims: [4, 3] }, labels: { dims: [4], values: [2, 0, 1, 2], dtype: 'int64' } },
+    build: (b, x) => {
+      const [loss, logProb] = b.op('SoftmaxCrossEntropyLoss', [x.x, x.labels], { reduction: 'mean' }, { outputs: 2 });
+      return b.op1('Add', [logProb, loss]);
+    },
+  });
+});

@@ -66,22 +66,63 @@ export function convInputGrad(b: Emitter, p: ConvGradProblem): string {
 }
 
 /**
- * dW of a Conv: with groups, X's channels and dY's are split into their groups, one weight gradient per
- * group, stacked on the output-channel axis.
+ * dW of a Conv. With groups, a fixed number of nodes whatever the group count: one grouped Conv
+ * (depthwise) or one batched MatMul over the groups.
  */
 export function convWeightGrad(b: Emitter, p: ConvGradProblem): string {
   if (p.group === 1) return WEIGHT_GRADS[chooseWeightGrad(p)](b, p);
-  const { x, dY, C, M, group, inSize: [H, W], outSize: [Ho, Wo] } = p;
-  const N = b.shape(x)[0];
-  const xParts = b.op('Split', [x, b.constant(new Array<number>(group).fill(C), 'int64')], { axis: 1 }, { outputs: group });
-  const dyParts = b.op('Split', [dY, b.constant(new Array<number>(group).fill(M), 'int64')], { axis: 1 }, { outputs: group });
-  const parts = xParts.map((xg, k) => {
-    b.refine(xg, [N, C, H, W]);
-    b.refine(dyParts[k], [N, M, Ho, Wo]);
-    const one = { ...p, x: xg, dY: dyParts[k], group: 1 };
-    return WEIGHT_GRADS[chooseWeightGrad(one)](b, one);
+  return p.C === 1 ? weightGradDepthwise(b, p) : weightGradGroupedMatMul(b, p);
+}
+
+/** The taps of X [N, G C, H, W] stacked as [N, G C, kh kw, Ho, Wo]: tap (i, j) is the window at offset (i, j) dilated. */
+function stackedTaps(b: Emitter, x: string, w: Window, outSize: number[]): string {
+  const xp = padSpatial(b, x, w);
+  const [kh, kw] = w.kernel;
+  const axis2 = b.constant([2], 'int64');
+  const taps: string[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) taps.push(b.op1('Unsqueeze', [tapSlice(b, xp, w, [i * w.dilations[0], j * w.dilations[1]], outSize), axis2]));
+  }
+  return taps.length === 1 ? taps[0] : b.op1('Concat', taps, { axis: 2 });
+}
+
+/**
+ * Depthwise (one input channel per group, M outputs per group): dW[g M + m, 0] = sum_n X[n, g] (*) dY[n, g M + m],
+ * one grouped Conv over X as [1, G N, H, W] with dY as [G M, N, Ho, Wo] weights (the swapped formulation
+ * with the batch as the channels of each group); the forward stride becomes the dilation, and the result
+ * is cropped to the kernel when the stride left a remainder.
+ */
+function weightGradDepthwise(b: Emitter, { x, dY, window: w, M, group: G, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
+  const [kh, kw] = w.kernel;
+  const swap = { perm: [1, 0, 2, 3] };
+  const dilated = w.dilations.some((d) => d !== 1);
+  const xs = b.op1('Reshape', [b.op1('Transpose', [x], swap), b.constant([1, -1, H, W], 'int64')]);
+  let dW = b.op1('Conv', [xs, b.op1('Transpose', [dY], swap)], {
+    pads: w.pads, dilations: w.strides, group: G, ...(dilated ? { strides: w.dilations } : {}),
   });
-  return b.op1('Concat', parts, { axis: 0 });
+  const span = (size: number, i: number, out: number) => size + w.pads[i] + w.pads[i + 2] - w.strides[i] * (out - 1);
+  const fullH = Math.floor((span(H, 0, Ho) - 1) / w.dilations[0]) + 1;
+  const fullW = Math.floor((span(W, 1, Wo) - 1) / w.dilations[1]) + 1;
+  if (fullH !== kh || fullW !== kw) {
+    dW = b.op1('Slice', [dW, b.constant([0, 0], 'int64'), b.constant([kh, kw], 'int64'), b.constant([2, 3], 'int64')]);
+  }
+  return b.op1('Reshape', [dW, b.constant([G * M, 1, kh, kw], 'int64')]);
+}
+
+/**
+ * Grouped: dW[g] = dY_g [M, N Ho Wo] . cols_g^T [N Ho Wo, C kh kw] for all groups g at once, one MatMul
+ * over [G, ., .] with cols the stacked taps of X.
+ */
+function weightGradGroupedMatMul(b: Emitter, { x, dY, window: w, C, M, group: G, outSize: [Ho, Wo] }: ConvGradProblem): string {
+  const [kh, kw] = w.kernel;
+  const P = Ho * Wo;
+  const perm = { perm: [1, 2, 0, 3] };
+  // [N, G C, T, Ho, Wo] -> [N, G, C T, P] -> [G, C T, N, P] -> [G, C T, N P]
+  const taps = b.op1('Reshape', [stackedTaps(b, x, w, [Ho, Wo]), b.constant([0, G, C * kh * kw, P], 'int64')]);
+  const cols = b.op1('Reshape', [b.op1('Transpose', [taps], perm), b.constant([G, C * kh * kw, -1], 'int64')]);
+  const dYg = b.op1('Reshape', [b.op1('Transpose', [b.op1('Reshape', [dY, b.constant([0, G, M, P], 'int64')])], perm), b.constant([G, M, -1], 'int64')]);
+  const dW = b.op1('MatMul', [dYg, b.op1('Transpose', [cols], { perm: [0, 2, 1] })]);
+  return b.op1('Reshape', [dW, b.constant([G * M, C, kh, kw], 'int64')]);
 }
 
 /**
