@@ -148,9 +148,10 @@ function inputGradTransposed(b: Emitter, { dY, w: wt, window: w, group, inSize: 
 function inputGradFlipped(b: Emitter, { dY, w: wt, window: w }: ConvGradProblem): string {
   const [kh, kw] = w.kernel;
   const [pt, pl, pb, pr] = w.pads;
-  const flipped = b.op1('Slice', [
-    b.op1('Transpose', [wt], { perm: [1, 0, 2, 3] }),
-    b.constant([-1, -1], 'int64'), b.constant([-kh - 1, -kw - 1], 'int64'), b.constant([2, 3], 'int64'), b.constant([-1, -1], 'int64'),
+  const swapped = b.op1('Transpose', [wt], { perm: [1, 0, 2, 3] });
+  // A 1x1 kernel is its own flip (the reversing Slice would be a copy, and onnxruntime's is slow).
+  const flipped = kh * kw === 1 ? swapped : b.op1('Slice', [
+    swapped, b.constant([-1, -1], 'int64'), b.constant([-kh - 1, -kw - 1], 'int64'), b.constant([2, 3], 'int64'), b.constant([-1, -1], 'int64'),
   ]);
   return b.op1('Conv', [dY, flipped], { kernel_shape: w.kernel, pads: [kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr] });
 }

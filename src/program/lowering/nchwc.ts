@@ -195,7 +195,7 @@ function lowerGraph(g: Graph, block: number, fresh: (hint: string) => string, bl
     const shape: CpuConvShape = { C: M, M: C, kernel: [kh, kw], strides: [1, 1], dilations: [1, 1], group: 1 };
     if (chooseCpuConv(shape, block) !== 'nchwc') return false;
     const swapped = step('Transpose', w, [], { perm: ints([1, 0, 2, 3]) }, [C, M, kh, kw]);
-    const flipped = step('Slice', swapped, [
+    const flipped = kh * kw === 1 ? swapped : step('Slice', swapped, [
       constant(`${w}.flip_starts`, [-1, -1]), constant(`${w}.flip_ends`, [-kh - 1, -kw - 1]),
       constant(`${w}.flip_axes`, [2, 3]), constant(`${w}.flip_steps`, [-1, -1]),
     ], {}, [C, M, kh, kw]);
