@@ -1,62 +1,102 @@
 #!/usr/bin/env bash
-# One-go GPU check for a machine with an NVIDIA GPU (README "GPU"): probe the providers, train each seed
-# model one epoch on cpu, webgpu and (if installed) cuda, compare epoch 1 with the CPU, and print s/epoch,
-# peak device memory and the placement summary (host/device copies per optimizer step).
-#   scripts/gpu-check.sh [models...]        LIMIT=N limits the training images (default: all)
-# Needs: npm ci && npm run build. For cuda: the opt-in install in README "GPU". Output: a Markdown table.
-set -uo pipefail
+# The GPU device check (README "GPU"), in two halves:
+#
+#   scripts/gpu-check.sh pack        Here, on the development machine (no GPU needed): build, then gather
+#                                    into .gpu/ (git-ignored) what a bare GPU machine lacks: Node (stripped,
+#                                    xz), the production node_modules with onnxruntime-node's Linux x64
+#                                    binary (xz), dist/ (tar.xz), the first TRAIN_IMAGES (default 30000)
+#                                    Fashion-MNIST training images and TEST_IMAGES (2000) test images
+#                                    (xz, with their digests) and libvulkan1.
+#                                    Prints its size (a device call carries 64 MiB with the checkout).
+#   scripts/gpu-check.sh [options]   There, in one call: unpack .gpu/ if present, point Vulkan at the GPU
+#                                    driver, and run dist/scripts/gpu_check.js [options]: providers, the
+#                                    placement line, s/epoch on cpu/webgpu/cuda for simple-mlp, basic-cnn
+#                                    and complex-cnn on real data, parity against the cpu (see that file).
+#                                    The report goes to $OUT/gpu-check.md when OUT is set (device tool).
+#
+# E.g. with the device tool: pack here, then
+#   run(command: "bash scripts/gpu-check.sh", carry: [".gpu"], timeout_s: 600)
+# and a dry run here through SwiftShader (README "GPU"): scripts/gpu-check.sh --limit 640 --parity-steps 2
+set -euo pipefail
 cd "$(dirname "$0")/.."
-MODELS=("$@")
-[ ${#MODELS[@]} -eq 0 ] && MODELS=(simple-mlp medium-mlp deep-mlp basic-cnn complex-cnn cifar10-cnn)
-OUT=${OUT:-runs/gpu-check-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$OUT"
-[ -d dist/src ] || npm run -s build || exit 1
+G=.gpu
+ORT_BIN=onnxruntime-node/bin/napi-v6/linux/x64
 
-probe() {
-  node --input-type=module -e "
-    import { probeProvider } from './dist/src/train/device/probe.js';
-    const r = await probeProvider('$1');
-    console.log(r.ok ? 'ok' + (r.software ? ' (software Vulkan)' : '') : 'no: ' + r.error);"
+pack() {
+  npm run -s build
+  rm -rf "$G" && mkdir -p "$G/node_modules" "$G/fashion-mnist" "$G/debs"
+  local nm; nm=$(cd node_modules && pwd -P)
+  # What `node dist/scripts/gpu_check.js` imports (no plots, so no sharp), and their dependencies.
+  for m in onnxruntime-common protobufjs long @protobufjs; do cp -rL "$nm/$m" "$G/node_modules/"; done
+  mkdir -p "$G/node_modules/$ORT_BIN"
+  cp -L "$nm/onnxruntime-node/package.json" "$G/node_modules/onnxruntime-node/"
+  cp -rL "$nm/onnxruntime-node/dist" "$G/node_modules/onnxruntime-node/"
+  cp -L "$nm/$ORT_BIN/onnxruntime_binding.node" "$G/node_modules/$ORT_BIN/"
+  xz -T0 -9 -c "$nm/$ORT_BIN/libonnxruntime.so.1" > "$G/libonnxruntime.so.1.xz"
+  cp -L "$(command -v node)" "$G/node" && strip "$G/node" && xz -T0 -9 "$G/node"
+  tar cJf "$G/dist.tar.xz" dist
+  # The first TRAIN_IMAGES training and TEST_IMAGES test images (all of them would not fit beside Node and
+  # onnxruntime), with their content digests for gpu_check.js --content-digests.
+  python3 - "${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}" "$G/fashion-mnist" "${TRAIN_IMAGES:-30000}" "${TEST_IMAGES:-2000}" <<'PY'
+import gzip, hashlib, json, lzma, os, struct, sys
+src, dst, ntrain, ntest = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+digests = {}
+for name, n in [('train-images-idx3-ubyte', ntrain), ('train-labels-idx1-ubyte', ntrain), ('t10k-images-idx3-ubyte', ntest), ('t10k-labels-idx1-ubyte', ntest)]:
+    p = os.path.join(src, name)
+    raw = gzip.open(p + '.gz').read() if os.path.exists(p + '.gz') else open(p, 'rb').read()
+    rank = raw[3]
+    dims = struct.unpack('>' + 'I' * rank, raw[4:4 + 4 * rank])
+    per = 1
+    for d in dims[1:]:
+        per *= d
+    n = min(n, dims[0])
+    head = 4 + 4 * rank
+    out = raw[:4] + struct.pack('>I', n) + raw[8:head] + raw[head:head + n * per]
+    digests[name] = hashlib.sha256(out).hexdigest()
+    with lzma.open(os.path.join(dst, name + '.xz'), 'wb', preset=9) as f:
+        f.write(out)
+json.dump(digests, open(os.path.join(dst, 'digests.json'), 'w'), indent=1)
+PY
+  (cd "$G/debs" && apt-get download libvulkan1 >/dev/null)
+  du -sh "$G"
+  echo "Carry $G to the GPU machine and run: bash scripts/gpu-check.sh [options]"
 }
-DEVICES=(cpu)
-for d in webgpu cuda; do
-  p=$(probe $d); echo "$d: $p"
-  [[ $p == ok* ]] && DEVICES+=($d)
-done
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 
-# Peak GPU memory (MiB) while a command runs, sampled by nvidia-smi every 100 ms.
-peak_mem() {
-  if ! command -v nvidia-smi >/dev/null; then "$@"; echo "-" > "$OUT/.peak"; return; fi
-  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/.mem" 2>/dev/null & local smi=$!
-  "$@"; local rc=$?
-  kill $smi 2>/dev/null; wait $smi 2>/dev/null
-  sort -n "$OUT/.mem" | tail -1 > "$OUT/.peak"
-  return $rc
+# xz, or Python's lzma where the machine has no xz.
+unxz_to() {
+  if command -v xz >/dev/null; then xz -dc "$1" > "$2"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
 }
 
-field() { node -e "const m=require(require('path').resolve('$1/metrics.json'))[0]; console.log(m.$2)"; }
-
-echo
-echo "| model | device | s/epoch | train loss | vs cpu (rel) | val acc | peak GPU MiB | copies/step (to host + from host) |"
-echo "|---|---|---|---|---|---|---|---|"
-for m in "${MODELS[@]}"; do
-  for d in "${DEVICES[@]}"; do
-    run="$OUT/$m-$d"
-    args=(train "$m" --epochs 1 --device "$d" --out "$run")
-    [ -n "${LIMIT:-}" ] && args+=(--limit "$LIMIT")
-    if ! peak_mem node dist/src/cli/bin.js "${args[@]}" > "$run.log" 2>&1; then
-      echo "| $m | $d | failed: $(tail -1 "$run.log") | | | | | |"; continue
-    fi
-    loss=$(field "$run" trainLoss); secs=$(field "$run" seconds); acc=$(field "$run" valAcc)
-    rel=-
-    [ "$d" != cpu ] && rel=$(node -e "const c=require(require('path').resolve('$OUT/$m-cpu/metrics.json'))[0].trainLoss; console.log((Math.abs($loss-c)/c).toExponential(1))")
-    copies=-
-    if [ "$d" != cpu ]; then
-      copies=$(node dist/scripts/placement.js "$m" --device "$d" --out "$OUT/placement-$m-$d" 2>&1 | sed -n 's/^Per optimizer step with \([a-z_]*\): \([0-9]*\) device->host, \([0-9]*\) host->device.*/\1 \2+\3/p' | head -1)
-    fi
-    echo "| $m | $d | $(printf %.2f "$secs") | $(printf %.6f "$loss") | $rel | $acc | $(cat "$OUT/.peak") | $copies |"
+unpack() {
+  local t=/tmp/onnxtrain-gpu-check
+  mkdir -p "$t/bin" "$t/fashion-mnist"
+  if [ -f "$G/node.xz" ]; then unxz_to "$G/node.xz" "$t/bin/node" && chmod +x "$t/bin/node"; export PATH="$t/bin:$PATH"; fi
+  # The checkout's node_modules is a link to the development machine's: use the packed one.
+  if [ ! -e node_modules/onnxruntime-node/package.json ]; then rm -rf node_modules; cp -r "$G/node_modules" node_modules; fi
+  [ -f "node_modules/$ORT_BIN/libonnxruntime.so.1" ] || unxz_to "$G/libonnxruntime.so.1.xz" "node_modules/$ORT_BIN/libonnxruntime.so.1"
+  [ -f dist/scripts/gpu_check.js ] || tar xJf "$G/dist.tar.xz"
+  for f in "$G"/fashion-mnist/*.xz; do
+    local raw="$t/fashion-mnist/$(basename "$f" .xz)"
+    [ -f "$raw" ] || unxz_to "$f" "$raw"
   done
-done
-echo
-echo "Runs and optimized graphs in $OUT/"
+  cp "$G/fashion-mnist/digests.json" "$t/fashion-mnist/"
+  DATA_DIR="$t/fashion-mnist"
+  if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then for d in "$G"/debs/*.deb; do dpkg -x "$d" /; done; ldconfig; fi
+}
+
+if [ "${1:-}" = pack ]; then pack; exit; fi
+
+DATA_DIR=""
+[ -d "$G" ] && unpack
+# NVIDIA's Vulkan driver where the loader does not find it by itself.
+nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ] && [ -f "$nv" ]; then export VK_DRIVER_FILES="$nv"; fi
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then XDG_RUNTIME_DIR=$(mktemp -d); export XDG_RUNTIME_DIR; fi
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+echo "node $(node --version)"
+
+args=("$@")
+[ -n "$DATA_DIR" ] && args+=(--data-dir "$DATA_DIR" --content-digests "$DATA_DIR/digests.json")
+[ -n "${OUT:-}" ] && args+=(--out "$OUT/gpu-check.md")
+node dist/scripts/gpu_check.js "${args[@]}"

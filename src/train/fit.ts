@@ -67,6 +67,8 @@ export async function fit(program: Program, samples: Samples, o: FitOptions): Pr
       const t0 = performance.now() - cursor.position.seconds * 1000;
       await emit('onEpochBegin', { epoch: s.epoch + 1, total: cursor.total });
       await trainEpoch(runner, cursor, (res) => emit('onBatchEnd', chunkEnd(res.losses, cursor)));
+      // On a GPU the state stays on the device while the epoch trains; the epoch's callbacks read it.
+      await program.sessions.syncHost();
       const rng = { shuffle: s.rng.shuffle, noise: cursor.noise.getState(), augment: cursor.augment };
       if (cursor.position.batchesDone < cursor.total) {
         // Stopped inside the epoch: keep where it stands, so that a resumed fit continues exactly here.

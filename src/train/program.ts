@@ -113,6 +113,7 @@ export class Program {
     const data = images instanceof Float32Array ? images : images.images;
     const n = data.length / (C * H * W);
     if (!Number.isInteger(n)) throw new Error(`predict: ${data.length} values are not a whole number of ${C}x${H}x${W} images`);
+    await this.sessions.syncHost();
     this.evalSession ??= await createSession(encodeModel(this.graphs.graph('eval')), { device: this.settings.device, threads: this.settings.threads });
     const feeds: Record<string, ort.Tensor> = { [names.INPUT]: new ort.Tensor('float32', data, [n, C, H, W]) };
     for (const [k, t] of this.weights()) feeds[k] = toOrt(t);
@@ -122,11 +123,13 @@ export class Program {
 
   /** The deployable eval graph (weights as initializers): the bytes the web page loads. */
   async exportEval(path: string, metadata: Record<string, string> = {}): Promise<void> {
+    await this.sessions.syncHost();
     await writeFileAtomic(path, encodeModel(this.graphs.evalWith(this.weights()), { metadata: { model: this.def.name, ...metadata } }));
   }
 
   /** Weights, optimizer state and `meta` as a safetensors checkpoint (PyTorch state_dict names). */
   async saveCheckpoint(path: string, meta: Record<string, unknown> = { step: this.step }): Promise<void> {
+    await this.sessions.syncHost();
     await saveCheckpoint(path, { weights: this.weights(), optimizerState: this.optimizerState(), meta });
   }
 

@@ -20,6 +20,7 @@ import { defaultRunDir, runFile } from './run_dir.js';
 import { classNamesOf, finishRun, runConfig } from './run_outputs.js';
 import type { TrainSettings } from './settings.js';
 import { importRunModel, isFolderRun, prepareFolderData } from './imported.js';
+import { describePlacement } from './device/placement.js';
 import { checkDevice } from './session.js';
 import { resolveSpinning } from './spinning.js';
 import { applyInitWeights, expandFrozen, loadInitWeights } from './transfer.js';
@@ -165,8 +166,11 @@ export async function train(s: TrainSettings<string>, resume?: { dir: string }, 
   const run = await openRun(resume ? { ...s, out: resume.dir } : s, resume !== undefined);
   const { runDir, data, program } = run;
   try {
+    const device = program.settings.device;
+    // On a GPU provider: where the graphs run (nodes on the device, op types left to the CPU, copies per step).
+    const where = device === 'cpu' ? '' : `: ${await describePlacement(program.graphs, device, { batch: s.batchSize, graphKind: s.graphKind })};`;
     s.log(`Training ${s.model} on ${data.info.name}: ${data.train.indices.length} train / ${data.val.indices.length} validation / ${data.test.n} test images, ` +
-      `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr}; ${program.settings.device}, ${s.threads ?? availableParallelism()} threads, ${run.spinWhy} -> ${runDir}`);
+      `${s.epochs} epochs, batch ${s.batchSize}, ${s.optimizer.kind} lr ${s.optimizer.lr}; ${device}${where || ','} ${s.threads ?? availableParallelism()} threads, ${run.spinWhy} -> ${runDir}`);
     const history = await fit(program, data.train, {
       epochs: s.epochs, batchSize: s.batchSize, validation: data.val, callbacks: runCallbacks(s, run), signal, seed: s.seed,
       initialState: run.state, augment: s.augment, chunkSteps: s.chunkSteps, evalBatchSize: s.evalBatchSize, log: s.log, stopAfterSteps: s.stopAfterSteps,

@@ -7,7 +7,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { encodeModel } from '../onnx/model.js';
 import type { GraphSet } from '../program/compile.js';
 import { stateSpecs, type ModelSignature } from '../program/signature.js';
-import { ResidentTraining } from './device/resident.js';
+import { ResidentTraining, type DeviceChunk, type Transfers } from './device/resident.js';
 import { checkDevice, createSession, type Provider, type SessionSettings } from './session.js';
 
 type Feeds = Record<string, ort.Tensor>;
@@ -52,7 +52,9 @@ export interface LoopChunk {
  * (validation). The state lives here, outside the sessions, so sessions can be made anew mid-run.
  *
  * On webgpu the steps run train_device instead (see device/resident.ts): the state stays on the device
- * between steps, and `values` holds its host copy, read back after each call.
+ * between steps and calls, and `values`, its host copy, is brought up to date only by `syncHost()` (fit
+ * calls it after each epoch; checkpoints and exports need it). Until then weights() and optimizerState()
+ * refuse rather than return stale values.
  */
 export class TrainSessions {
   /** Parameters and buffers by state_dict name, and optimizer state by state name. */
@@ -64,6 +66,8 @@ export class TrainSessions {
   private validationSession!: ort.InferenceSession;
   /** webgpu: the training state on the device, and the sessions that train it there. */
   private readonly resident: ResidentTraining | null;
+  /** The device state has moved on since `values` was last read back. */
+  private hostStale = false;
 
   private constructor(
     readonly sig: ModelSignature,
@@ -111,6 +115,7 @@ export class TrainSessions {
    */
   async setSpinning(on: boolean): Promise<void> {
     if (on === this.spinning) return;
+    await this.syncHost();
     await this.release();
     this.settings = { ...this.settings, spinning: on };
     await this.open();
@@ -130,7 +135,25 @@ export class TrainSessions {
       this.values.set(name, toOrt(t));
     }
     this.resident?.reset();
+    this.hostStale = false;
     this.step = step;
+  }
+
+  /** Bring the host copy of the training state up to date (webgpu: one read-back run, when stale). */
+  async syncHost(): Promise<void> {
+    if (!this.resident || !this.hostStale) return;
+    for (const [k, t] of await this.resident.toHost()) this.values.set(k, t);
+    this.hostStale = false;
+  }
+
+  /** webgpu: the host/device transfers made so far, by kind; null on other providers. */
+  get transfers(): Readonly<Transfers> | null {
+    return this.resident?.transfers ?? null;
+  }
+
+  private current(what: string): Map<string, ort.Tensor> {
+    if (this.hostStale) throw new Error(`${what}: the training state is on the ${this.device} device and has moved on since it was last read back; await syncHost() first`);
+    return this.values;
   }
 
   stateNames(): string[] {
@@ -138,11 +161,13 @@ export class TrainSessions {
   }
 
   weights(): Map<string, Tensor> {
-    return new Map(this.sig.all.map((p) => [p.name, fromOrt(this.values.get(p.name)!)]));
+    const values = this.current('weights()');
+    return new Map(this.sig.all.map((p) => [p.name, fromOrt(values.get(p.name)!)]));
   }
 
   optimizerState(): Map<string, Tensor> {
-    return new Map(this.stateNames().map((n) => [n, fromOrt(this.values.get(n)!)]));
+    const values = this.current('optimizerState()');
+    return new Map(this.stateNames().map((n) => [n, fromOrt(values.get(n)!)]));
   }
 
   /** Updated values come back as `<name>.new`: they become the next run's inputs. */
@@ -176,7 +201,7 @@ export class TrainSessions {
 
   /** `rows` steps of `batch` samples each, indices into `images`/`labels` (the data set tensors). */
   async trainLoop({ data, indices, rows, batch, lr, rng }: LoopChunk): Promise<StepResult> {
-    if (this.resident) return this.trainResident(data, indices, rows, batch, lr, this.noise(rng, rows, batch));
+    if (this.resident) return this.trainResident({ data, indices, rows, batch, lr, noise: this.noise(rng, rows, batch) });
     if (!this.trainLoopSession) throw new Error('these sessions were made for the train_step graph (graphKind "step")');
     const feeds: Feeds = {
       ...this.stateFeeds(),
@@ -197,7 +222,7 @@ export class TrainSessions {
   async trainStep(b: Batch, channelsHW: number[], lr: number, rng: Rng): Promise<StepResult> {
     if (this.resident) {
       const data = { images: new ort.Tensor('float32', b.images, [b.n, ...channelsHW]), labels: new ort.Tensor('int64', b.labels, [b.n]) };
-      return this.trainResident(data, identityIndices(b.n), 1, b.n, lr, this.noise(rng, 1, b.n));
+      return this.trainResident({ data, indices: identityIndices(b.n), rows: 1, batch: b.n, lr, noise: this.noise(rng, 1, b.n), slot: 'batch' });
     }
     const feeds: Feeds = {
       ...this.stateFeeds(),
@@ -213,12 +238,12 @@ export class TrainSessions {
     return { losses: Float32Array.of((out[names.LOSS].data as Float32Array)[0]), corrects: [Number((out[names.CORRECT].data as BigInt64Array)[0])], sizes: [b.n] };
   }
 
-  /** Steps on the device; the state's host copy is read back once, after the last. */
-  private async trainResident(data: LoopChunk['data'], indices: BigInt64Array, rows: number, batch: number, lr: number, noise: Feeds): Promise<StepResult> {
-    const r = await this.resident!.train(this.values, { data, indices, rows, batch, lr, step: this.step, noise });
-    this.step += rows;
-    for (const [k, t] of await this.resident!.toHost()) this.values.set(k, t);
-    return { losses: r.losses, corrects: r.corrects, sizes: r.corrects.map(() => batch) };
+  /** Steps on the device; the host copy of the state goes stale until syncHost(). */
+  private async trainResident(c: Omit<DeviceChunk, 'step'>): Promise<StepResult> {
+    const r = await this.resident!.train(this.values, { ...c, step: this.step });
+    this.step += c.rows;
+    this.hostStale = true;
+    return { losses: r.losses, corrects: r.corrects, sizes: r.corrects.map(() => c.batch) };
   }
 
   /** Mean loss and accuracy over `idx` of `split`, on the running statistics. */

@@ -97,6 +97,7 @@ describe('webgpu trains as cpu does (SwiftShader)', { skip }, () => {
         const r = await s.trainLoop({ data, indices, rows: STEPS, batch: BATCH, lr: 1e-3, rng: Rng.fromSeed(5, 'noise') });
         const split = { images, labels: Uint8Array.from(labels, Number), n: M, channels: C, height: H, width: W };
         const val = await s.evaluate(split, [0, 1, 2, 3], 4);
+        await s.syncHost();
         results.push({ losses: Array.from(r.losses), corrects: r.corrects, weights: s.weights(), state: s.optimizerState(), step: s.step, val });
       }
       const [cpu, gpu] = results;

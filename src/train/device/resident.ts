@@ -3,7 +3,7 @@
  * set live in device buffers between runs; each step runs train_device (src/program/device_graphs.ts) and
  * copies nothing between host and device. Per chunk of steps, one upload run brings the chunk's batch
  * indices, per-step optimizer scalars and dropout masks; one run reads the steps' losses and correct
- * counts back, and one the state (checkpoints, exported weights). `getData()` is never called on a device tensor: onnxruntime-node
+ * counts back; the state is read back only when the host asks for it (checkpoints, exported weights). `getData()` is never called on a device tensor: onnxruntime-node
  * aborts the process on it; device tensors are read back by a run whose outputs are on the CPU.
  */
 import ort from 'onnxruntime-node';
@@ -38,6 +38,8 @@ export interface DeviceChunk {
   step: number;
   /** Dropout masks per noise input, [rows, batch, ...]. */
   noise: Feeds;
+  /** 'batch': `data` is this step's batch alone, uploaded beside the data set. Default 'set'. */
+  slot?: DataSlot;
 }
 
 interface StepSessions {
@@ -47,11 +49,30 @@ interface StepSessions {
   upload: ort.InferenceSession;
 }
 
+/** Runs that move data between host and device, counted (the tests read them). */
+export interface Transfers {
+  /** The training state uploaded (once after each load). */
+  stateUploads: number;
+  /** The training state read back to the host (only when the host asks: checkpoints, exports). */
+  stateReadBacks: number;
+  /** Image sets uploaded: the data set once, or a step's batch each step (`--runner step`). */
+  dataUploads: number;
+  /** Per-chunk inputs uploaded (batch indices, optimizer scalars, dropout masks). */
+  chunkUploads: number;
+  /** Runs reading the chunk's losses and correct counts back. */
+  scalarReads: number;
+}
+
+/** Where an image set lives on the device: the whole data set (Loop chunks index it) or one step's batch. */
+type DataSlot = 'set' | 'batch';
+
 export class ResidentTraining {
   /** Device copies of the training state, by name; int64 values stay host tensors. */
   readonly values = new Map<string, ort.Tensor>();
+  readonly transfers: Transfers = { stateUploads: 0, stateReadBacks: 0, dataUploads: 0, chunkUploads: 0, scalarReads: 0 };
   private readonly bySize = new Map<number, Promise<StepSessions>>();
-  private data: { source: ort.Tensor; images: ort.Tensor; onehot: ort.Tensor } | null = null;
+  /** A step's batch has its own slot, so that the epoch's last partial batch does not evict the data set. */
+  private readonly data = new Map<DataSlot, { source: ort.Tensor; images: ort.Tensor; onehot: ort.Tensor }>();
   private dataUpload: ort.InferenceSession | null = null;
   private stateUpload: ort.InferenceSession | null = null;
   private readBack: ort.InferenceSession | null = null;
@@ -102,13 +123,15 @@ export class ResidentTraining {
     const device = this.state.filter((v) => locationOf(v) === 'gpu-buffer');
     this.stateUpload ??= await this.open(encodeModel(buildIdentityGraph('upload_state', device, onDevice)), Object.fromEntries(device.map((v) => [onDevice(v.name), 'gpu-buffer' as Location])));
     const out = await this.stateUpload.run(Object.fromEntries(device.map((v) => [v.name, host.get(v.name)!])));
+    this.transfers.stateUploads++;
     for (const v of this.state) this.values.set(v.name, locationOf(v) === 'gpu-buffer' ? (out[onDevice(v.name)] as ort.Tensor) : host.get(v.name)!);
   }
 
-  /** The data set on the device (images, one-hot labels), uploaded once per source tensor. */
-  private async ensureData(images: ort.Tensor, labels: ort.Tensor, classes: number): Promise<void> {
-    if (this.data?.source === images) return;
-    if (this.data) [this.data.images, this.data.onehot].forEach(release);
+  /** An image set on the device (images, one-hot labels), uploaded once per source tensor. */
+  private async ensureData(slot: DataSlot, images: ort.Tensor, labels: ort.Tensor, classes: number): Promise<{ images: ort.Tensor; onehot: ort.Tensor }> {
+    const held = this.data.get(slot);
+    if (held?.source === images) return held;
+    if (held) [held.images, held.onehot].forEach(release);
     const M = images.dims[0];
     const onehot = new Float32Array(M * classes);
     const l = labels.data as BigInt64Array;
@@ -116,7 +139,10 @@ export class ResidentTraining {
     const specs: ValueInfo[] = [{ name: names.DATA_IMAGES, dtype: 'float32', shape: ['M', ...images.dims.slice(1)] }, { name: ONEHOT_LABELS, dtype: 'float32', shape: ['M', classes] }];
     this.dataUpload ??= await this.open(encodeModel(buildIdentityGraph('upload_data', specs, onDevice)), Object.fromEntries(specs.map((v) => [onDevice(v.name), 'gpu-buffer' as Location])));
     const out = await this.dataUpload.run({ [names.DATA_IMAGES]: images, [ONEHOT_LABELS]: new ort.Tensor('float32', onehot, [M, classes]) });
-    this.data = { source: images, images: out[onDevice(names.DATA_IMAGES)] as ort.Tensor, onehot: out[onDevice(ONEHOT_LABELS)] as ort.Tensor };
+    this.transfers.dataUploads++;
+    const d = { source: images, images: out[onDevice(names.DATA_IMAGES)] as ort.Tensor, onehot: out[onDevice(ONEHOT_LABELS)] as ort.Tensor };
+    this.data.set(slot, d);
+    return d;
   }
 
   /** Train a chunk; the device state moves on, and the step losses and correct counts come back. */
@@ -124,7 +150,7 @@ export class ResidentTraining {
     const s = await this.sessionsFor(c.batch);
     await this.ensureResident(host);
     const classes = s.graphs.step.info(ONEHOT_LABELS).shape![1] as number;
-    await this.ensureData(c.data.images, c.data.labels, classes);
+    const data = await this.ensureData(c.slot ?? 'set', c.data.images, c.data.labels, classes);
 
     const steps = BigInt64Array.from({ length: c.rows }, (_, i) => BigInt(c.step + i));
     const tables = await s.scalars.run({ [names.LEARNING_RATE]: new ort.Tensor('float32', Float32Array.of(c.lr), []), [names.STEP]: new ort.Tensor('int64', steps, [c.rows]) });
@@ -135,7 +161,8 @@ export class ResidentTraining {
       ...Object.fromEntries(Object.entries(c.noise).map(([k, v]) => [perStep(k), v])),
     };
     const up = await s.upload.run(chunk);
-    const feeds: Feeds = { [names.DATA_IMAGES]: this.data!.images, [ONEHOT_LABELS]: this.data!.onehot };
+    this.transfers.chunkUploads++;
+    const feeds: Feeds = { [names.DATA_IMAGES]: data.images, [ONEHOT_LABELS]: data.onehot };
     for (const v of s.graphs.chunkInputs) feeds[v.name] = up[onDevice(v.name)] as ort.Tensor;
     const carried = s.graphs.step.outputs.slice(3).map((o) => o.name);
 
@@ -173,6 +200,7 @@ export class ResidentTraining {
       this.scalarReads.set(ts.length, session);
     }
     const out = await (await session).run(Object.fromEntries(ts.map((t, k) => [`scalar.${k}`, t])));
+    this.transfers.scalarReads++;
     return ts.map((_, k) => (out[onHost(`scalar.${k}`)].data as Float32Array)[0]);
   }
 
@@ -181,13 +209,14 @@ export class ResidentTraining {
     const device = this.state.filter((v) => locationOf(v) === 'gpu-buffer');
     this.readBack ??= await this.open(encodeModel(buildIdentityGraph('read_back', device, onHost)));
     const out = await this.readBack.run(Object.fromEntries(device.map((v) => [v.name, this.values.get(v.name)!])));
+    this.transfers.stateReadBacks++;
     return new Map(this.state.map((v) => [v.name, locationOf(v) === 'gpu-buffer' ? (out[onHost(v.name)] as ort.Tensor) : this.values.get(v.name)!]));
   }
 
   async release(): Promise<void> {
     this.reset();
-    if (this.data) [this.data.images, this.data.onehot].forEach(release);
-    this.data = null;
+    for (const d of this.data.values()) [d.images, d.onehot].forEach(release);
+    this.data.clear();
     const all = await Promise.all(this.bySize.values());
     const reads = await Promise.all(this.scalarReads.values());
     await Promise.all([...all.flatMap((s) => [s.step.release(), s.scalars.release(), s.upload.release()]), ...reads.map((r) => r.release()), this.dataUpload?.release(), this.stateUpload?.release(), this.readBack?.release()]);
