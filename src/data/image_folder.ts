@@ -7,10 +7,14 @@
  * Class names are the subfolder names, sorted. Every image is decoded with sharp and brought to the
  * model's [C, H, W] by the same code as `predict` and the web page (src/predict/pixels.ts: colour to grey
  * or RGB, resize to H x W), then held as uint8 like the built-in datasets; normalisation is per channel,
- * computed from the training images unless given.
+ * computed from the training images unless given. The decoded images are cached (data/image-cache/), so a
+ * second run on the same files reads one file instead of decoding each image again.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, extname, join } from 'node:path';
 import { decodeImage } from '../predict/preprocess.js';
 import { imageToInput } from '../predict/pixels.js';
 import type { RawSplit } from './dataset.js';
@@ -18,6 +22,8 @@ import { subsetRawSplit } from './dataset.js';
 import { normalizeSplit, type Normalization } from './normalize.js';
 import { validationRule, type PreparedData } from './prepare.js';
 import { trainValSplit } from './split.js';
+import { displayPath, projectDataDir } from './paths.js';
+import { makeDir, writeFileAtomic } from '../util/fsx.js';
 
 /** File extensions read as images (sharp's formats). */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp'];
@@ -31,6 +37,8 @@ export interface ImageFolderSettings {
   seed?: number;
   /** Validation images taken from the training images (no val/ subfolder). Default one in 6. */
   valSize?: number;
+  /** Folder of decoded-image caches; null decodes every time. Default data/image-cache. */
+  cacheDir?: string | null;
   /** Status lines. Default: silent. */
   log?: (line: string) => void;
 }
@@ -74,21 +82,56 @@ export function imageFolderClasses(root: string): string[] {
   return names;
 }
 
-/** Decode and resize every file into uint8 NCHW. */
-async function decodeAll(l: Listing, shape: [number, number, number]): Promise<RawSplit> {
+/**
+ * Every file decoded and resized into uint8 NCHW, several at a time (sharp decodes on libuv's threads), or
+ * read back from the cache: one file per listing in `cacheDir`, named by a hash of the image size and each
+ * file's path, size, modification time and label, so a changed, added or removed image means a new decode.
+ */
+async function decodeAll(l: Listing, shape: [number, number, number], s: Pick<ImageFolderSettings, 'cacheDir' | 'log'>): Promise<RawSplit> {
   const [c, h, w] = shape;
   const per = c * h * w;
-  const images = new Uint8Array(l.files.length * per);
-  const labels = new Uint8Array(l.files.length);
+  const n = l.files.length;
+  const split = (bytes: Uint8Array): RawSplit => ({ images: bytes.subarray(0, n * per), labels: bytes.subarray(n * per), n, channels: c, height: h, width: w });
+  const key = createHash('sha256').update(JSON.stringify([CACHE_VERSION, shape, l.files.map((f) => {
+    const st = statSync(f.path);
+    return [f.path, st.size, st.mtimeMs, f.label];
+  })])).digest('hex').slice(0, 32);
+  const cacheFile = s.cacheDir === null ? null : join(s.cacheDir ?? projectDataDir('image-cache'), `${key}.u8`);
+  if (cacheFile && statSync(cacheFile, { throwIfNoEntry: false })?.size === n * (per + 1)) {
+    s.log?.(`${n} images decoded before: read from ${displayPath(cacheFile)}`);
+    return split(new Uint8Array(await readFile(cacheFile)));
+  }
+  const bytes = new Uint8Array(n * (per + 1));
   // mean 0, std 1/255 gives the resized 0..255 values; pixels.ts does the rest exactly as predict does.
   const settings = { inputShape: shape, mean: [0], std: [1 / 255] };
-  for (const [i, f] of l.files.entries()) {
-    const x = imageToInput(await decodeImage(f.path), settings);
-    for (let k = 0; k < per; k++) images[i * per + k] = Math.min(255, Math.max(0, Math.round(x[k])));
-    labels[i] = f.label;
+  let next = 0;
+  let done = 0;
+  let shown = Date.now();
+  const decodeSome = async () => {
+    for (let i = next++; i < n; i = next++) {
+      const x = imageToInput(await decodeImage(l.files[i].path), settings);
+      for (let k = 0; k < per; k++) bytes[i * per + k] = Math.min(255, Math.max(0, Math.round(x[k])));
+      bytes[n * per + i] = l.files[i].label;
+      if (++done < n && Date.now() - shown > 2000) {
+        s.log?.(`Decoding images: ${done} of ${n}`);
+        shown = Date.now();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, 2 * availableParallelism()) }, decodeSome));
+  if (cacheFile) {
+    try {
+      await makeDir(dirname(cacheFile));
+      await writeFileAtomic(cacheFile, bytes);
+    } catch (e) {
+      s.log?.(`Not caching the decoded images (${(e as Error).message}); they will be decoded again next time`);
+    }
   }
-  return { images, labels, n: l.files.length, channels: c, height: h, width: w };
+  return split(bytes);
 }
+
+/** Bump when the decoded bytes of the same files would differ (a change in pixels.ts or the cache layout). */
+const CACHE_VERSION = 1;
 
 /** Per-channel mean and std (population) of uint8 images, in 0..1 units. */
 export function channelMoments(s: RawSplit, indices?: ArrayLike<number>): Normalization {
@@ -122,12 +165,12 @@ export async function prepareImageFolder(root: string, s: ImageFolderSettings): 
   const start = Date.now();
   const trainList = listClasses(given ? join(root, 'train') : root, classNames);
   if (trainList.files.length < 2) throw new Error(`--data ${root} holds ${trainList.files.length} images (${IMAGE_EXTENSIONS.join(' ')}) in its class folders: add images`);
-  const train = await decodeAll(trainList, s.inputShape);
+  const train = await decodeAll(trainList, s.inputShape, s);
   const valDir = join(root, 'val');
   const testDir = join(root, 'test');
-  const valGiven = given && isDir(valDir) ? await decodeAll(listClasses(valDir, classNames), s.inputShape) : undefined;
-  const test = given && isDir(testDir) ? await decodeAll(listClasses(testDir, classNames), s.inputShape) : undefined;
-  s.log?.(`Decoded ${train.n + (valGiven?.n ?? 0) + (test?.n ?? 0)} images of ${classNames.length} classes from ${root} in ${((Date.now() - start) / 1000).toFixed(1)} s`);
+  const valGiven = given && isDir(valDir) ? await decodeAll(listClasses(valDir, classNames), s.inputShape, s) : undefined;
+  const test = given && isDir(testDir) ? await decodeAll(listClasses(testDir, classNames), s.inputShape, s) : undefined;
+  s.log?.(`Loaded ${train.n + (valGiven?.n ?? 0) + (test?.n ?? 0)} images of ${classNames.length} classes from ${root} in ${((Date.now() - start) / 1000).toFixed(1)} s`);
 
   // The training and validation images live in one split (as for the built-in datasets) and are selected by index.
   let all = train;

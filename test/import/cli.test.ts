@@ -37,7 +37,8 @@ test('train --model lenet5.onnx --data <folder>: a new 3-class head, 1 epoch, th
     const r = cli('train', '--model', join(IMPORT_FIXTURES, 'lenet5.onnx'), '--data', data, '--epochs', '1', '--batch-size', '4', '--val-size', '6', '--out', run, '--threads', '2');
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /new head: fc3\.weight, fc3\.bias/);
-    assert.match(r.stdout, /Decoded 24 images of 3 classes/);
+    assert.match(r.stdout, /Loaded 24 images of 3 classes/);
+    assert.doesNotMatch(r.stdout, /decoded before/);
     assert.match(r.stdout, /Epoch 1\/1/);
     const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
     assert.equal(cfg.model, 'lenet5');
@@ -57,6 +58,7 @@ test('train --model lenet5.onnx --data <folder>: a new 3-class head, 1 epoch, th
     const again = cli('train', '--resume', run, '--epochs', '2');
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /Epoch 2\/2/);
+    assert.match(again.stdout, /24 images decoded before: read from data\/image-cache\/[0-9a-f]{32}\.u8/, 'the second run reads the cache');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
