@@ -237,15 +237,20 @@ def save_safetensors(path, tensors):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(chunks))
 
 
+def export_training_mode(model, x, path):
+    """As docs/import.md says to export for fine-tuning (the batch axis dynamic)."""
+    torch.onnx.export(model, x, path, training=torch.onnx.TrainingMode.TRAINING,
+                      do_constant_folding=False, opset_version=17, input_names=['input'], output_names=['logits'],
+                      dynamic_axes={'input': {0: 'N'}, 'logits': {0: 'N'}})
+
+
 def export(name, out):
     make, shape = MODELS[name]
     torch.manual_seed(0)
     model = make()
     x, y = batch(shape)
     model.train()
-    torch.onnx.export(model, x, f'{out}/{name}.onnx', training=torch.onnx.TrainingMode.TRAINING,
-                      do_constant_folding=False, opset_version=17, input_names=['input'], output_names=['logits'],
-                      dynamic_axes={'input': {0: 'N'}, 'logits': {0: 'N'}})
+    export_training_mode(model, x, f'{out}/{name}.onnx')
     # The export ran a forward in training mode: running statistics moved. Start again from the same weights.
     torch.manual_seed(0)
     model = make()
