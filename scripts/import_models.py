@@ -11,8 +11,9 @@ export), and OUT_DIR/NAME.ref.safetensors holding, for one batch:
   loss       CrossEntropyLoss (mean)                                        [1]
   grad.<p>   d loss / d p for every parameter p (the initial weights are the ONNX initializers)
   adam.loss  the loss before each of 3 torch.optim.Adam steps (lr 1e-3) on this batch  [3]
+All in float32, except for the models in FLOAT64_REFERENCE (computed in float64, stored as float32).
 Weights: torch.manual_seed(0) and the modules' default initialisation. Small models are committed under
-test/fixtures/import; resnet18 (45 MB), mobilenet_v2 (9 MB) and squeezenet1_1 (3 MB) are made in a temporary folder by the
+test/fixtures/import; resnet18 (45 MB), mobilenet_v2 (9 MB), squeezenet1_1 (3 MB) and shufflenet_v2_x0_5 (1.6 MB) are made in a temporary folder by the
 tests when torchvision exists.
 """
 import json
@@ -126,6 +127,47 @@ class TinyViT(nn.Module):
         return self.head(x[:, 0])
 
 
+class MixerBlock(nn.Module):
+    def __init__(self, tokens, dim):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.token_mlp = nn.Sequential(nn.Linear(tokens, 2 * tokens), nn.GELU(), nn.Linear(2 * tokens, tokens))
+        self.norm2 = nn.LayerNorm(dim)
+        self.channel_mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x):
+        x = x + self.token_mlp(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.channel_mlp(self.norm2(x))
+
+
+class MlpMixer(nn.Module):
+    """An MLP-Mixer on 3x32x32: 8x8 patches (Conv), 2 blocks of LayerNorm, a token-mixing MLP across the 16
+    patches (Transpose, GELU as Erf) and a channel-mixing MLP, then the mean over tokens."""
+
+    def __init__(self, classes=10, dim=32, depth=2):
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, 8, 8)
+        self.blocks = nn.Sequential(*[MixerBlock(16, dim) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.blocks(self.patch(x).flatten(2).transpose(1, 2))
+        return self.head(self.norm(x).mean(dim=1))
+
+
+class Mlp(nn.Module):
+    """A plain MLP on 1x28x28: Flatten, Linear, ReLU, Linear, ReLU, Linear."""
+
+    def __init__(self, classes=10):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(),
+                                    nn.Linear(32, classes))
+
+    def forward(self, x):
+        return self.layers(x)
+
+
 def resnet18():
     import torchvision
     return torchvision.models.resnet18(num_classes=10)
@@ -149,6 +191,11 @@ def squeezenet1_1():
     return without_dropout(torchvision.models.squeezenet1_1(num_classes=10))
 
 
+def shufflenet_v2_x0_5():
+    import torchvision
+    return torchvision.models.shufflenet_v2_x0_5(num_classes=10)
+
+
 MODELS = {
     'lenet5': (LeNet5, (1, 28, 28)),
     'mobilenet_block': (MobileNetBlock, (3, 32, 32)),
@@ -156,7 +203,17 @@ MODELS = {
     'resnet18': (resnet18, (3, 64, 64)),
     'mobilenet_v2': (mobilenet_v2, (3, 64, 64)),
     'squeezenet1_1': (squeezenet1_1, (3, 64, 64)),
+    'shufflenet_v2_x0_5': (shufflenet_v2_x0_5, (3, 64, 64)),
+    'mlp_mixer': (MlpMixer, (3, 32, 32)),
+    'mlp': (Mlp, (1, 28, 28)),
 }
+
+# Models whose references (logits, loss, gradients, Adam's losses) are computed in float64, stored as float32:
+# shufflenet's BatchNorms over 2x2 planes make float32 noisy. torch's own float32 gradient of its first
+# convolution is 1.3e-2 (of the largest gradient) away from its float64 one, ours 8.5e-5; and after one Adam
+# step (every weight moves by lr times the sign of its gradient) torch's float32 loss is 3.6% away from its
+# float64 loss, ours 1e-5. A float32 reference would hide a real error under that noise.
+FLOAT64_REFERENCE = {'shufflenet_v2_x0_5'}
 
 
 def batch(shape, classes=10):
@@ -180,30 +237,36 @@ def save_safetensors(path, tensors):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(chunks))
 
 
+def export_training_mode(model, x, path):
+    """As docs/import.md says to export for fine-tuning (the batch axis dynamic)."""
+    torch.onnx.export(model, x, path, training=torch.onnx.TrainingMode.TRAINING,
+                      do_constant_folding=False, opset_version=17, input_names=['input'], output_names=['logits'],
+                      dynamic_axes={'input': {0: 'N'}, 'logits': {0: 'N'}})
+
+
 def export(name, out):
     make, shape = MODELS[name]
     torch.manual_seed(0)
     model = make()
     x, y = batch(shape)
     model.train()
-    torch.onnx.export(model, x, f'{out}/{name}.onnx', training=torch.onnx.TrainingMode.TRAINING,
-                      do_constant_folding=False, opset_version=17, input_names=['input'], output_names=['logits'],
-                      dynamic_axes={'input': {0: 'N'}, 'logits': {0: 'N'}})
+    export_training_mode(model, x, f'{out}/{name}.onnx')
     # The export ran a forward in training mode: running statistics moved. Start again from the same weights.
     torch.manual_seed(0)
     model = make()
     model.train()
-    logits = model(x)
+    ref_model = model.double() if name in FLOAT64_REFERENCE else model
+    logits = ref_model(x.to(next(ref_model.parameters()).dtype))
     loss = F.cross_entropy(logits, y)
     loss.backward()
     ref = {'input': x, 'labels': y.float(), 'logits': logits.detach().clone(), 'loss': loss.detach().reshape(1)}
-    for p_name, p in model.named_parameters():
+    for p_name, p in ref_model.named_parameters():
         ref[f'grad.{p_name}'] = p.grad.detach().clone()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(ref_model.parameters(), lr=1e-3)
     losses = []
     for _ in range(3):
         opt.zero_grad()
-        step_loss = F.cross_entropy(model(x), y)
+        step_loss = F.cross_entropy(ref_model(x.to(logits.dtype)), y)
         losses.append(step_loss.item())
         step_loss.backward()
         opt.step()
@@ -213,5 +276,5 @@ def export(name, out):
 
 if __name__ == '__main__':
     out = sys.argv[1]
-    for n in sys.argv[2:] or ['lenet5', 'mobilenet_block', 'tiny_vit']:
+    for n in sys.argv[2:] or ['lenet5', 'mobilenet_block', 'tiny_vit', 'mlp_mixer', 'mlp']:
         export(n, out)

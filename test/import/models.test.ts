@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { adamLosses, EXPORT_SCRIPT, IMPORT_FIXTURES, loadReference, maxAbs, maxAbsDiff, PYTHON, relError, runImportedTraining, torchAvailable, type Reference } from './helpers.js';
 
 /** Our gradient graph against torch.autograd on the same weights and batch, then 3 Adam steps against torch.optim.Adam. */
-async function checkAgainstTorch(r: Reference, tol = 1e-5, adamTol = 1e-4) {
+async function checkAgainstTorch(r: Reference, tol = 1e-5, adamTol = 1e-4, lossTol = 1e-5) {
   const ours = await runImportedTraining(r);
   const ref = r.ref;
   assert.ok(relError(ours.logits, ref.get('logits')!.data as Float32Array) < tol, 'logits');
-  assert.ok(Math.abs(ours.loss - (ref.get('loss')!.data as Float32Array)[0]) < 1e-5, `loss ${ours.loss}`);
+  assert.ok(Math.abs(ours.loss - (ref.get('loss')!.data as Float32Array)[0]) < lossTol, `loss ${ours.loss}`);
   // Errors relative to the largest gradient of the model: some tensors' true gradient is 0 (a BatchNorm
   // bias before another BatchNorm), and there torch and we both give float32 noise.
   const scale = Math.max(...[...ref].filter(([k]) => k.startsWith('grad.')).map(([, t]) => maxAbs(t.data as Float32Array)));
@@ -26,7 +26,7 @@ async function checkAgainstTorch(r: Reference, tol = 1e-5, adamTol = 1e-4) {
   assert.equal(ours.grads.size, [...ref.keys()].filter((k) => k.startsWith('grad.')).length, 'one gradient per torch parameter');
   const losses = await adamLosses(r, 3);
   const want = Array.from(ref.get('adam.loss')!.data as Float32Array);
-  losses.forEach((l, i) => assert.ok(Math.abs(l - want[i]) < (i === 0 ? 1e-5 : adamTol) * Math.max(1, Math.abs(want[i])), `Adam step ${i}: loss ${l}, torch ${want[i]}`));
+  losses.forEach((l, i) => assert.ok(Math.abs(l - want[i]) < (i === 0 ? lossTol : adamTol) * Math.max(1, Math.abs(want[i])), `Adam step ${i}: loss ${l}, torch ${want[i]}`));
   assert.ok(losses[2] < losses[0], 'the loss falls');
   return { worst, nodes: ours.nodes };
 }
@@ -102,4 +102,30 @@ test('torchvision squeezenet1_1 (Fire modules: Concat of 1x1 and 3x3 branches, c
     assert.equal(ref.model.report.parameters.length, 52);
     await checkAgainstTorch(ref, 5e-5, 5e-3);
   });
+});
+
+test('torchvision shufflenet_v2_x0_5 (channel shuffle as Reshape/Transpose/Reshape, chunk as Slice into branches, Concat): gradients and Adam steps match PyTorch', { timeout: 600_000 }, async (t) => {
+  await torchvisionModel(t, 'shufflenet_v2_x0_5', async (ref) => {
+    const ops = ref.model.report.ops.map((o) => o.opType);
+    assert.ok(['Reshape', 'Transpose', 'Slice', 'Concat'].every((op) => ops.includes(op)), `${ops}`);
+    assert.equal(ref.model.report.parameters.length, 170);
+    // The reference is torch in float64 (scripts/import_models.py, FLOAT64_REFERENCE): BatchNorms over 2x2
+    // planes leave float32 logits 1.1e-4 and the loss 2e-5 from it (torch's float32: 1e-4, 1.2e-5) and
+    // gradients 8.5e-5 of the largest (torch's float32: 1.3e-2). Adam's first step moves every weight by lr
+    // times its gradient's sign, and some signs are float32 noise: the second loss agrees to 1e-5, the third
+    // to 2% (torch's float32 against its float64: 3.6% and 3.3%).
+    await checkAgainstTorch(ref, 2e-4, 3e-2, 5e-5);
+  });
+});
+
+test('MLP-Mixer (patch Conv, LayerNorm, token-mixing MLP through Transpose, GELU as Erf, mean over tokens): gradients and Adam steps match PyTorch', async () => {
+  const r = loadReference(IMPORT_FIXTURES, 'mlp_mixer');
+  assert.ok(['Conv', 'LayerNormalization', 'Transpose', 'Erf', 'ReduceMean'].every((op) => r.model.report.ops.some((o) => o.opType === op)));
+  await checkAgainstTorch(r);
+});
+
+test('plain MLP (Flatten, Gemm, ReLU): gradients and Adam steps match PyTorch', async () => {
+  const r = loadReference(IMPORT_FIXTURES, 'mlp');
+  assert.deepEqual(r.model.report.parameters.map((p) => p.name), ['layers.1.weight', 'layers.1.bias', 'layers.3.weight', 'layers.3.bias', 'layers.5.weight', 'layers.5.bias']);
+  await checkAgainstTorch(r);
 });
