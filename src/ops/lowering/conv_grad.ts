@@ -97,16 +97,10 @@ function weightGradDepthwise(b: Emitter, { x, dY, window: w, M, group: G, inSize
   const swap = { perm: [1, 0, 2, 3] };
   const dilated = w.dilations.some((d) => d !== 1);
   const xs = b.op1('Reshape', [b.op1('Transpose', [x], swap), b.constant([1, -1, H, W], 'int64')]);
-  let dW = b.op1('Conv', [xs, b.op1('Transpose', [dY], swap)], {
+  const dW = b.op1('Conv', [xs, b.op1('Transpose', [dY], swap)], {
     pads: w.pads, dilations: w.strides, group: G, ...(dilated ? { strides: w.dilations } : {}),
   });
-  const span = (size: number, i: number, out: number) => size + w.pads[i] + w.pads[i + 2] - w.strides[i] * (out - 1);
-  const fullH = Math.floor((span(H, 0, Ho) - 1) / w.dilations[0]) + 1;
-  const fullW = Math.floor((span(W, 1, Wo) - 1) / w.dilations[1]) + 1;
-  if (fullH !== kh || fullW !== kw) {
-    dW = b.op1('Slice', [dW, b.constant([0, 0], 'int64'), b.constant([kh, kw], 'int64'), b.constant([2, 3], 'int64')]);
-  }
-  return b.op1('Reshape', [dW, b.constant([G * M, 1, kh, kw], 'int64')]);
+  return b.op1('Reshape', [cropToKernel(b, dW, w, [H, W], [Ho, Wo]), b.constant([G * M, 1, kh, kw], 'int64')]);
 }
 
 /**
@@ -245,17 +239,23 @@ function weightGradIm2col(b: Emitter, { x, dY, window: w, C, M, outSize: [Ho, Wo
 function weightGradSwapped(b: Emitter, { x, dY, window: w, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
   const swap = { perm: [1, 0, 2, 3] };
   const dilated = w.dilations.some((d) => d !== 1);
-  let dWt = b.op1('Conv', [b.op1('Transpose', [x], swap), b.op1('Transpose', [dY], swap)], {
+  const dWt = b.op1('Conv', [b.op1('Transpose', [x], swap), b.op1('Transpose', [dY], swap)], {
     pads: w.pads, dilations: w.strides, ...(dilated ? { strides: w.dilations } : {}),
   });
+  return b.op1('Transpose', [cropToKernel(b, dWt, w, [H, W], [Ho, Wo])], swap);
+}
+
+/**
+ * The swapped Conv's output covers every kernel offset whose window fits the padded input; when the forward
+ * stride left a remainder that is more than the kernel, so keep the first kh x kw.
+ */
+function cropToKernel(b: Emitter, dW: string, w: Window, [H, W]: number[], [Ho, Wo]: number[]): string {
   const [kh, kw] = w.kernel;
   const span = (size: number, i: number, out: number) => size + w.pads[i] + w.pads[i + 2] - w.strides[i] * (out - 1);
   const fullH = Math.floor((span(H, 0, Ho) - 1) / w.dilations[0]) + 1;
   const fullW = Math.floor((span(W, 1, Wo) - 1) / w.dilations[1]) + 1;
-  if (fullH !== kh || fullW !== kw) {
-    dWt = b.op1('Slice', [dWt, b.constant([0, 0], 'int64'), b.constant([kh, kw], 'int64'), b.constant([2, 3], 'int64')]);
-  }
-  return b.op1('Transpose', [dWt], swap);
+  if (fullH === kh && fullW === kw) return dW;
+  return b.op1('Slice', [dW, b.constant([0, 0], 'int64'), b.constant([kh, kw], 'int64'), b.constant([2, 3], 'int64')]);
 }
 
 const WEIGHT_GRADS: Record<WeightGradFormulation, (b: Emitter, p: ConvGradProblem) => string> = {
