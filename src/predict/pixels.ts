@@ -334,10 +334,10 @@ export function framedInput(img: RgbaImage, settings: PixelSettings): { input: F
     frame = objectFrame(grey, iw, ih, settings.inputShape);
     if (c === 1) first = grey;
   }
+  const whole = frame.x - frame.offsetX === 0 && frame.y - frame.offsetY === 0 && frame.padW === iw && frame.padH === ih;
   const out = new Float32Array(c * h * w);
   for (let ch = 0; ch < c; ch++) {
     const src = ch === 0 && first ? first : plane(img, c, ch);
-    const whole = frame.x - frame.offsetX === 0 && frame.y - frame.offsetY === 0 && frame.padW === iw && frame.padH === ih;
     const fill = whole ? 0 : borderMedian(src, iw, ih);
     const resized = whole && iw === w && ih === h ? src : resizeFrame(src, iw, ih, frame, fill, w, h);
     const mean = Math.fround(settings.mean.length === 1 ? settings.mean[0] : settings.mean[ch]);
