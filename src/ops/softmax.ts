@@ -1,6 +1,6 @@
 import { attrInt, attrString } from '../graph/ir.js';
 import { castTo, same } from './shapes.js';
-import type { RuleTable } from './types.js';
+import type { Emitter, RuleTable } from './types.js';
 
 export const softmax: RuleTable = {
   // Y = softmax(X) along axis  =>  dX = Y (dY - sum(dY Y, axis))
@@ -16,11 +16,7 @@ export const softmax: RuleTable = {
   // Y = log softmax(X) along axis  =>  dX = dY - e^Y sum(dY, axis)
   LogSoftmax: {
     infer: same,
-    grad: ({ b }, n, [dY]) => {
-      const axis = attrInt(n, 'axis', -1);
-      const s = b.op1('ReduceSum', [dY!, b.constant([axis], 'int64')], { keepdims: 1 });
-      return [b.op1('Sub', [dY!, b.op1('Mul', [b.op1('Exp', [n.outputs[0]]), s])])];
-    },
+    grad: ({ b }, n, [dY]) => [logSoftmaxGrad(b, dY!, b.op1('Exp', [n.outputs[0]]), attrInt(n, 'axis', -1))],
   },
   // Cross-entropy of scores X [N, C, d1..dk] against int64 labels y [N, d1..dk], optional class weights w [C]
   // (ONNX's definition, as torch's F.cross_entropy with weight and ignore_index):
@@ -65,11 +61,16 @@ export const softmax: RuleTable = {
         dX = b.op1('Mul', [diff, b.shape(coef).length ? toClassAxis(coef) : coef]);
       }
       if (dLogProb) {
-        const s = b.op1('ReduceSum', [dLogProb, b.constant([1], 'int64')], { keepdims: 1 });
-        const dZ = b.op1('Sub', [dLogProb, b.op1('Mul', [p, s])]);
+        const dZ = logSoftmaxGrad(b, dLogProb, p, 1);
         dX = dX ? b.op1('Add', [dX, dZ]) : dZ;
       }
       return weights ? [dX, null, null] : [dX, null];
     },
   },
 };
+
+/** The gradient through Y = log softmax(X) along `axis`, given p = e^Y: dY - p sum(dY, axis). */
+function logSoftmaxGrad(b: Emitter, dY: string, p: string, axis: number): string {
+  const s = b.op1('ReduceSum', [dY, b.constant([axis], 'int64')], { keepdims: 1 });
+  return b.op1('Sub', [dY, b.op1('Mul', [p, s])]);
+}
