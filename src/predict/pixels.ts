@@ -313,6 +313,15 @@ function resizeFrame(src: Float64Array, w: number, h: number, f: Frame, fill: nu
   return out;
 }
 
+/**
+ * framedInput with the invert decision made as predict and the page make it for a file: 'auto' inverts an
+ * image on a light background (lightBackground).
+ */
+export function fileInput(img: RgbaImage, settings: Omit<PixelSettings, 'invert'>, invert: boolean | 'auto'): { input: Float32Array; frame: Frame; inverted: boolean } {
+  const inverted = invert === 'auto' ? lightBackground(img) : invert;
+  return { ...framedInput(img, { ...settings, invert: inverted }), inverted };
+}
+
 /** The model input for one image: C * H * W float32 values, channel-major (NCHW without N). */
 export function imageToInput(img: RgbaImage, settings: PixelSettings): Float32Array {
   return framedInput(img, settings).input;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo } from 'sharp';
-import { defaultFit, framedInput, lightBackground, MAX_IMAGE_PIXELS, tooLargeMessage, type Fit, type Frame, type RgbaImage } from './pixels.js';
+import { defaultFit, fileInput, MAX_IMAGE_PIXELS, tooLargeMessage, type Fit, type Frame, type RgbaImage } from './pixels.js';
 
 export interface PreprocessSettings {
   /** [C, H, W] the model expects; C is 1 (grey) or 3 (RGB). */
@@ -60,14 +60,12 @@ export async function decodeImage(image: Uint8Array | string): Promise<RgbaImage
 /** One image as the model's input tensor [1, C, H, W]; see pixels.ts for the exact steps. */
 export async function preprocess(image: Uint8Array | string, settings: PreprocessSettings): Promise<ModelInput> {
   const img = await decodeImage(image);
-  const inverted = settings.invert === 'auto' ? lightBackground(img) : settings.invert ?? false;
   const fit = settings.fit ?? defaultFit(settings.inputShape);
-  const { input, frame } = framedInput(img, {
+  const { input, frame, inverted } = fileInput(img, {
     inputShape: settings.inputShape,
     mean: settings.normalization.mean,
     std: settings.normalization.std,
-    invert: inverted,
     fit,
-  });
+  }, settings.invert ?? false);
   return { dims: [1, ...settings.inputShape], data: input, inverted, fit, frame };
 }

@@ -4,7 +4,7 @@
  * the model input (the code Node's predict runs), and only the small input and preview come back.
  * Messages in: PrepRequest; out: PrepReply, with the request's id.
  */
-import { framedInput, lightBackground, type Frame, type PixelSettings } from '../../predict/pixels.js';
+import { fileInput, type Frame, type PixelSettings } from '../../predict/pixels.js';
 import { decodeBlob } from './decode.js';
 
 export interface PrepRequest {
@@ -32,8 +32,7 @@ scope.addEventListener('message', async (e) => {
   const { id, blob, name, settings, invert, preview: side } = e.data;
   try {
     const { image, preview } = await decodeBlob(blob, name, side);
-    const inverted = invert === 'auto' ? lightBackground(image) : invert;
-    const { input, frame } = framedInput(image, { ...settings, invert: inverted });
+    const { input, frame, inverted } = fileInput(image, settings, invert);
     scope.postMessage({ type: 'input', id, input, frame, inverted, ...(preview ? { preview } : {}) }, preview ? [input.buffer, preview] : [input.buffer]);
   } catch (err) {
     scope.postMessage({ type: 'error', id, message: (err as Error).message });
