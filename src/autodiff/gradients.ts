@@ -59,6 +59,18 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
       if (!needs.some(Boolean)) continue;
       const dOut = n.outputs.map((o) => (o && active(o) ? total(o) : null));
       if (!dOut.some((d) => d !== null)) continue;
+      const custom = b.customGradients.get(n);
+      if (custom) {
+        const wants = custom.inputs.map(active);
+        const dIn = b.scope('composite', () => custom.grad({ b, needs: wants }, dOut[0]!));
+        dIn.forEach((d, i) => {
+          if (d && wants[i]) {
+            b.refine(d, b.info(custom.inputs[i]).shape);
+            add(custom.inputs[i], d);
+          }
+        });
+        continue;
+      }
       const rule = ruleFor(n.opType);
       if (!rule?.grad) {
         const which = n.inputs.filter((_, i) => needs[i]).join(', ');

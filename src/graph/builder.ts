@@ -1,6 +1,9 @@
 import { Graph, toAttr, type Attr, type AttrInput, type Dim, type Node, type ValueInfo } from './ir.js';
 import { tensor, type DType, type Tensor } from './tensor.js';
-import { inferOutputs, type Emitter } from '../ops/index.js';
+import { inferOutputs, type CustomGrad, type Emitter } from '../ops/index.js';
+
+/** Elementwise binary ops that broadcast. */
+const ARITHMETIC = new Set(['Add', 'Sub', 'Mul', 'Div']);
 
 export interface OpOptions {
   /** Output names; default fresh names from the op type. A number asks for that many fresh outputs. */
@@ -18,6 +21,11 @@ export class GraphBuilder implements Emitter {
   private counters = new Map<string, number>();
   private scopes: string[] = [];
   private constants = new Map<string, string>();
+  private reshaped = new Map<string, string>();
+  /** Every value some node reads. */
+  private used = new Set<string>();
+  /** Composites with a gradient rule of their own, by the node that gives their output. */
+  readonly customGradients = new Map<Node, { inputs: string[]; grad: CustomGrad }>();
 
   /** `prefix` starts every fresh name: a Loop body needs names distinct from its enclosing graph's. */
   constructor(name: string, private readonly prefix?: string) {
@@ -85,6 +93,8 @@ export class GraphBuilder implements Emitter {
   }
 
   op(opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): string[] {
+    if (ARITHMETIC.has(opType) && inputs.length === 2) inputs = this.rankMatchedScalars(inputs);
+    for (const i of inputs) this.used.add(i);
     const nOut = typeof opts.outputs === 'number' ? opts.outputs : opts.outputs?.length ?? 1;
     const outputs = Array.isArray(opts.outputs) ? opts.outputs : Array.from({ length: nOut }, () => this.fresh(opType));
     const node: Node = {
@@ -102,6 +112,44 @@ export class GraphBuilder implements Emitter {
     });
     this.graph.nodes.push(node);
     return outputs;
+  }
+
+  /**
+   * onnxruntime's CPU kernels (and the wasm build's) run X op s, s a single value, about 25x slower when X's
+   * last dimension is 1 (a 1x1 convolution's [O, I, 1, 1] weight: every element its own broadcast span) than
+   * when s has X's rank. So such an s is given X's rank: a constant as its own reshaped copy, a computed
+   * value through one Reshape per value and rank.
+   */
+  private rankMatchedScalars(inputs: string[]): string[] {
+    const shapes = inputs.map((i) => this.graph.values.get(i)?.shape);
+    const rank = Math.max(...shapes.map((s) => s?.length ?? 0));
+    const wide = shapes.find((s) => s?.length === rank);
+    if (rank < 2 || !wide || wide[rank - 1] !== 1) return inputs;
+    return inputs.map((v, k) => {
+      const s = shapes[k];
+      if (!s || s.length >= rank || !s.every((d) => d === 1)) return v;
+      const ones = Array<number>(rank).fill(1);
+      const t = this.graph.initializers.get(v);
+      if (t) {
+        const c = this.constant(Array.from(t.data as ArrayLike<number | bigint>, Number), t.dtype, ones);
+        this.dropIfUnused(v);
+        return c;
+      }
+      const key = `${v}@${rank}`;
+      let r = this.reshaped.get(key);
+      if (!r) this.reshaped.set(key, (r = this.op1('Reshape', [v, this.constant(ones, 'int64')])));
+      return r;
+    });
+  }
+
+  /** Forget a small constant no node has read (it was made for an op that now reads another). */
+  private dropIfUnused(v: string): void {
+    if (this.used.has(v)) return;
+    const key = [...this.constants].find(([, name]) => name === v)?.[0];
+    if (key === undefined) return;
+    this.constants.delete(key);
+    this.graph.initializers.delete(v);
+    this.graph.values.delete(v);
   }
 
   op1(opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): string {
@@ -125,6 +173,12 @@ export class GraphBuilder implements Emitter {
     g.values.delete(from);
     g.values.set(to, { ...v, name: to });
     return true;
+  }
+
+  customGradient(output: string, inputs: string[], grad: CustomGrad): void {
+    const node = this.graph.nodes.at(-1);
+    if (!node || node.outputs.length !== 1 || node.outputs[0] !== output) throw new Error(`customGradient: '${output}' is not the only output of the last node emitted`);
+    this.customGradients.set(node, { inputs, grad });
   }
 
   /** Declare an existing value as a graph output. */

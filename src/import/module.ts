@@ -9,7 +9,8 @@ import { noise } from '../graph/names.js';
 import { numel } from '../graph/tensor.js';
 import { perSample, type BuildContext, type Init } from '../nn/context.js';
 import type { Module } from '../nn/module.js';
-import { broadcastShape, castTo } from '../ops/shapes.js';
+import { batchNormTraining } from '../ops/norm.js';
+import { broadcastShape } from '../ops/shapes.js';
 import { constantValue, evaluate, isNumeric, knownOf, shapeKnown, type Known } from './fold.js';
 
 /** What the initializers are to the trainer. */
@@ -164,8 +165,8 @@ function reshapeTarget(b: BuildContext['b'], n: Node, k: Known | undefined, s: D
 }
 
 /**
- * BatchNormalization as PyTorch's BatchNorm: training normalises with the batch statistics (built from
- * primitive ops, as nn/batchnorm.ts does, for the same reason) and moves the running statistics by
+ * BatchNormalization as PyTorch's BatchNorm: training normalises with the batch statistics (as nn/batchnorm.ts
+ * does, ops/norm.ts batchNormTraining) and moves the running statistics by
  * torch's momentum (1 - ONNX's momentum) with the unbiased batch variance; evaluation uses the running
  * statistics. Whatever training_mode the export wrote: the trainer decides the mode.
  */
@@ -174,23 +175,11 @@ function batchNorm(ctx: BuildContext, n: Node, value: (name: string) => string):
   const [x, scale, bias, rm, rv] = n.inputs.map(value);
   const eps = attrFloat(n, 'epsilon', 1e-5);
   if (ctx.mode === 'eval') return b.op1('BatchNormalization', [x, scale, bias, rm, rv], { epsilon: { kind: 'float', value: eps } });
-  const rank = b.shape(x).length;
-  const axes = [0, ...[...Array(rank - 2).keys()].map((i) => i + 2)];
+  const t = batchNormTraining(b, x, scale, bias, { mean: rm, var: rv }, eps, 1 - attrFloat(n, 'momentum', 0.9));
+  ctx.updateBuffer(rm, t.runningMean);
+  ctx.updateBuffer(rv, t.runningVar);
   const C = b.shape(scale)[0] as number;
-  const dt = b.dtype(x);
-  const perChannel = (v: string) => (rank <= 2 ? v : b.op1('Unsqueeze', [v, b.constant(axes.slice(1).map((a) => a - 1), 'int64')]));
-  const mean = b.op1('ReduceMean', [x], { axes, keepdims: 1 });
-  const xc = b.op1('Sub', [x, mean]);
-  const variance = b.op1('ReduceMean', [b.op1('Mul', [xc, xc])], { axes, keepdims: 1 });
-  const inv = b.op1('Reciprocal', [b.op1('Sqrt', [b.op1('Add', [variance, b.constant(Math.fround(eps), dt)])])]);
-  const y = b.op1('Add', [b.op1('Mul', [b.op1('Mul', [xc, inv]), perChannel(scale)]), perChannel(bias)]);
-  const m = 1 - attrFloat(n, 'momentum', 0.9);
-  const flat = b.constant([C], 'int64');
-  const count = b.op1('Div', [castTo(b, b.op1('Size', [x]), dt), b.constant(C, dt)]);
-  const unbiased = b.op1('Mul', [b.op1('Reshape', [variance, flat]), b.op1('Div', [count, b.op1('Sub', [count, b.constant(1, dt)])])]);
-  const ema = (old: string, stat: string) => b.op1('Add', [b.op1('Mul', [old, b.constant(1 - m, dt)]), b.op1('Mul', [stat, b.constant(m, dt)])]);
-  ctx.updateBuffer(rm, ema(rm, b.op1('Reshape', [mean, flat])));
-  ctx.updateBuffer(rv, ema(rv, unbiased));
+  const y = t.y;
   ctx.row({ name: moduleOf(n.inputs[1]), type: 'BatchNormalization', outputShape: b.shape(y), params: 2 * C, trainable: !ctx.frozen.has(n.inputs[1]), macs: 2 * perSample(b.shape(y)) });
   return y;
 }

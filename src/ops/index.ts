@@ -45,4 +45,4 @@ export function inferOutputs(node: Node, ins: (ValueInfo | undefined)[], consts:
   return node.outputs.map(() => ({ dtype }));
 }
 
-export type { Emitter, GradContext, OpRule, OutInfo } from './types.js';
+export type { CustomGrad, Emitter, GradContext, OpRule, OutInfo } from './types.js';

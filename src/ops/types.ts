@@ -24,7 +24,16 @@ export interface Emitter {
   /** A value's shape; throws when it is not known. */
   shape(name: string): Dim[];
   dtype(name: string): DType;
+  /**
+   * Give `output` (the output of the node just emitted) a gradient rule of its own: autodiff calls `grad`
+   * for the gradients of `inputs` instead of differentiating the nodes between them and `output`, which must
+   * reach the loss only through `output`.
+   */
+  customGradient(output: string, inputs: string[], grad: CustomGrad): void;
 }
+
+/** A composite's gradient: one gradient per input (null where none is needed), from the output's. */
+export type CustomGrad = (ctx: GradContext, dOut: string) => (string | null)[];
 
 export interface GradContext {
   b: Emitter;
