@@ -6,7 +6,7 @@
  *
  * Class names are the subfolder names, sorted. Every image is decoded with sharp and brought to the
  * model's [C, H, W] by the same code as `predict` and the web page (src/predict/pixels.ts: colour to grey
- * or RGB, resize to H x W), then held as uint8 like the built-in datasets; normalisation is per channel,
+ * or RGB, framed by `fit`, by default torchvision's shorter side + centre crop), then held as uint8 like the built-in datasets; normalisation is per channel,
  * computed from the training images unless given. The decoded images are cached (data/image-cache/), so a
  * second run on the same files reads one file instead of decoding each image again.
  */
@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { decodeImage } from '../predict/preprocess.js';
-import { imageToInput } from '../predict/pixels.js';
+import { imageToInput, type Fit } from '../predict/pixels.js';
 import type { RawSplit } from './dataset.js';
 import { subsetRawSplit } from './dataset.js';
 import { normalizeSplit, type Normalization } from './normalize.js';
@@ -28,9 +28,17 @@ import { makeDir, writeFileAtomic } from '../util/fsx.js';
 /** File extensions read as images (sharp's formats). */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp'];
 
+/**
+ * The fit of image-folder runs unless chosen: the shorter side scaled to the frame and the middle cut out
+ * (torchvision's Resize + CenterCrop), so photos of any aspect ratio keep their proportions.
+ */
+export const IMAGE_FOLDER_FIT: Fit = 'crop';
+
 export interface ImageFolderSettings {
   /** [C, H, W] every image is brought to; C is 1 (grey) or 3 (RGB). */
   inputShape: [number, number, number];
+  /** How each image fills the frame (pixels.ts step 3); recorded in the run for predict and the page. Default IMAGE_FOLDER_FIT. */
+  fit?: Fit;
   /** Per-channel normalisation. Default: mean and std of the training images. */
   normalization?: Normalization;
   /** Seeds the train/validation split. Default 0. */
@@ -84,15 +92,17 @@ export function imageFolderClasses(root: string): string[] {
 
 /**
  * Every file decoded and resized into uint8 NCHW, several at a time (sharp decodes on libuv's threads), or
- * read back from the cache: one file per listing in `cacheDir`, named by a hash of the image size and each
- * file's path, size, modification time and label, so a changed, added or removed image means a new decode.
+ * read back from the cache: one file per listing in `cacheDir`, named by a hash of the image size, the fit
+ * and each file's path, size, modification time and label, so a changed, added or removed image (or
+ * another fit) means a new decode.
  */
-async function decodeAll(l: Listing, shape: [number, number, number], s: Pick<ImageFolderSettings, 'cacheDir' | 'log'>): Promise<RawSplit> {
+async function decodeAll(l: Listing, shape: [number, number, number], s: Pick<ImageFolderSettings, 'cacheDir' | 'log' | 'fit'>): Promise<RawSplit> {
+  const fit = s.fit ?? IMAGE_FOLDER_FIT;
   const [c, h, w] = shape;
   const per = c * h * w;
   const n = l.files.length;
   const split = (bytes: Uint8Array): RawSplit => ({ images: bytes.subarray(0, n * per), labels: bytes.subarray(n * per), n, channels: c, height: h, width: w });
-  const key = createHash('sha256').update(JSON.stringify([CACHE_VERSION, shape, l.files.map((f) => {
+  const key = createHash('sha256').update(JSON.stringify([CACHE_VERSION, shape, fit, l.files.map((f) => {
     const st = statSync(f.path);
     return [f.path, st.size, st.mtimeMs, f.label];
   })])).digest('hex').slice(0, 32);
@@ -103,7 +113,7 @@ async function decodeAll(l: Listing, shape: [number, number, number], s: Pick<Im
   }
   const bytes = new Uint8Array(n * (per + 1));
   // mean 0, std 1/255 gives the resized 0..255 values; pixels.ts does the rest exactly as predict does.
-  const settings = { inputShape: shape, mean: [0], std: [1 / 255] };
+  const settings = { inputShape: shape, mean: [0], std: [1 / 255], fit };
   let next = 0;
   let done = 0;
   let shown = Date.now();

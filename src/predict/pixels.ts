@@ -9,11 +9,14 @@
  * 2. colour: C = 1 takes grey = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, as PIL's convert('L'), but
  *    not rounded; exactly R where R = G = B); C = 3 keeps R, G, B;
  * 3. frame (fit): 'stretch' takes the whole image (aspect ratio not kept, like torchvision Resize((H, W)));
+ *    'crop' keeps the aspect ratio: the image is scaled so that it covers H x W (its shorter side fills the
+ *    frame) and the middle H x W is cut out, torchvision's Resize(min(H, W)) + CenterCrop((H, W)) (cropGeometry);
  *    'object' frames the object as Fashion-MNIST did (objectFrame below): the bounding box of the pixels
  *    that differ from the background, widened to the model's aspect ratio (a square) around its centre,
- *    showing the image's background level past its edges. Classification defaults to defaultFit (the one home of that default); without `fit`,
- *    imageToInput stretches (data loaders and replay images, which are already framed);
- *    then resize that region to H x W, separably, per axis:
+ *    showing the image's background level past its edges. Classification uses the fit the run recorded
+ *    (image-folder runs) or else defaultFit (the one home of that default); without `fit`, imageToInput
+ *    stretches (data loaders and replay images, which are already framed);
+ *    then resize that region to H x W ('crop': the whole image to the covering size), separably, per axis:
  *    shrinking averages the source pixels each target pixel covers, weighted by the covered fraction
  *    (area average, so a 280 px drawing becomes a clean 28 px image); growing interpolates linearly
  *    between pixel centres (bilinear, align_corners = false); the same size copies pixels unchanged;
@@ -43,9 +46,12 @@ export interface PixelSettings {
   fit?: Fit;
 }
 
-/** 'object': crop to the object and centre it, keeping its aspect ratio; 'stretch': the whole image, stretched. */
-export type Fit = 'object' | 'stretch';
-export const FITS: readonly Fit[] = ['object', 'stretch'];
+/**
+ * 'object': crop to the object and centre it, keeping its aspect ratio; 'stretch': the whole image,
+ * stretched; 'crop': the shorter side fills the frame, aspect ratio kept, the middle cut out.
+ */
+export type Fit = 'object' | 'stretch' | 'crop';
+export const FITS: readonly Fit[] = ['object', 'stretch', 'crop'];
 
 /**
  * The fit a classification uses unless the user chooses: 'object' for grey (1-channel) models, which are
@@ -238,6 +244,43 @@ export function objectFrame(grey: Float64Array, w: number, h: number, inputShape
   return { x: x0, y: y0, width: bw, height: bh, padW, padH, offsetX, offsetY, cropped: bw < w || bh < h, padded: padW > bw || padH > bh };
 }
 
+/**
+ * The 'crop' fit of a w x h image into a tw x th frame: the image resized to scaledW x scaledH, then the
+ * tw x th window at (left, top) of that. As torchvision's Resize(min(H, W)) + CenterCrop((H, W)) computes
+ * it for a square frame: the binding side becomes the frame's, the other floor(side * scale) (torchvision
+ * truncates, int(size * long / short)), and each offset is half the excess rounded half to even (Python's
+ * round). For a frame that is not square the scale is max(tw / w, th / h), so the frame is always covered.
+ */
+export interface CropGeometry {
+  scaledW: number;
+  scaledH: number;
+  left: number;
+  top: number;
+}
+
+export function cropGeometry(w: number, h: number, tw: number, th: number): CropGeometry {
+  // tw / w >= th / h, in exact integers: the width binds and the height is cut.
+  const byWidth = tw * h >= th * w;
+  const scaledW = byWidth ? tw : Math.floor((w * th) / h);
+  const scaledH = byWidth ? Math.floor((h * tw) / w) : th;
+  return { scaledW, scaledH, left: halfRoundedEven(scaledW - tw), top: halfRoundedEven(scaledH - th) };
+}
+
+/** round(d / 2) as Python rounds it: an odd d gives k + 0.5, which goes to the even one of k and k + 1. */
+function halfRoundedEven(d: number): number {
+  const k = Math.floor(d / 2);
+  return d % 2 === 0 || k % 2 === 0 ? k : k + 1;
+}
+
+/** The part of the image a 'crop' shows, in source pixels (rounded outwards), as a Frame. */
+function cropFrame(w: number, h: number, g: CropGeometry, tw: number, th: number): Frame {
+  const x = Math.floor((g.left * w) / g.scaledW);
+  const y = Math.floor((g.top * h) / g.scaledH);
+  const width = Math.min(w, Math.ceil(((g.left + tw) * w) / g.scaledW)) - x;
+  const height = Math.min(h, Math.ceil(((g.top + th) * h) / g.scaledH)) - y;
+  return { x, y, width, height, padW: width, padH: height, offsetX: 0, offsetY: 0, cropped: width < w || height < h, padded: false };
+}
+
 function wholeFrame(w: number, h: number): Frame {
   return { x: 0, y: 0, width: w, height: h, padW: w, padH: h, offsetX: 0, offsetY: 0, cropped: false, padded: false };
 }
@@ -271,9 +314,10 @@ function plane(img: RgbaImage, channels: number, ch: number): Float64Array {
 
 /**
  * The window of plane `src` (w x h) resized to tw x th: window pixel (fx, fy) is source pixel
- * (f.x - f.offsetX + fx, f.y - f.offsetY + fy) inside the image, else `fill`.
+ * (f.x - f.offsetX + fx, f.y - f.offsetY + fy) inside the image, else `fill`. `taps`, when given, replace
+ * the plain resize of the window (a crop of a larger resize is a slice of its taps).
  */
-function resizeFrame(src: Float64Array, w: number, h: number, f: Frame, fill: number, tw: number, th: number): Float64Array {
+function resizeFrame(src: Float64Array, w: number, h: number, f: Frame, fill: number, tw: number, th: number, taps?: { xs: Taps[]; ys: Taps[] }): Float64Array {
   const left = f.x - f.offsetX;
   const at = (fx: number, row: number) => {
     const sx = left + fx;
@@ -284,13 +328,12 @@ function resizeFrame(src: Float64Array, w: number, h: number, f: Frame, fill: nu
     const sy = f.y - f.offsetY + fy;
     return sy >= 0 && sy < h ? sy * w : -1;
   };
-  if (f.padW === tw && f.padH === th) {
+  if (!taps && f.padW === tw && f.padH === th) {
     const out = new Float64Array(th * tw);
     for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) out[y * tw + x] = at(x, rowOf(y));
     return out;
   }
-  const xs = axisTaps(f.padW, tw);
-  const ys = axisTaps(f.padH, th);
+  const { xs, ys } = taps ?? { xs: axisTaps(f.padW, tw), ys: axisTaps(f.padH, th) };
   const rows = new Float64Array(f.padH * tw);
   for (let y = 0; y < f.padH; y++) {
     const row = rowOf(y);
@@ -327,7 +370,7 @@ export function imageToInput(img: RgbaImage, settings: PixelSettings): Float32Ar
   return framedInput(img, settings).input;
 }
 
-/** imageToInput, and the frame the model saw (what 'object' cropped and padded). */
+/** imageToInput, and the frame the model saw (what 'object' or 'crop' cut out, and 'object' padded). */
 export function framedInput(img: RgbaImage, settings: PixelSettings): { input: Float32Array; frame: Frame } {
   const [c, h, w] = checkSettings(settings);
   if (!(img.width > 0 && img.height > 0)) throw new Error(`image is ${img.width}x${img.height}; it needs at least one pixel`);
@@ -337,18 +380,25 @@ export function framedInput(img: RgbaImage, settings: PixelSettings): { input: F
   const { width: iw, height: ih } = img;
   let first: Float64Array | undefined;
   let frame = wholeFrame(iw, ih);
-  if (settings.fit === 'object') {
+  let taps: { xs: Taps[]; ys: Taps[] } | undefined;
+  if (settings.fit === 'crop') {
+    const g = cropGeometry(iw, ih, w, h);
+    frame = cropFrame(iw, ih, g, w, h);
+    taps = { xs: axisTaps(iw, g.scaledW).slice(g.left, g.left + w), ys: axisTaps(ih, g.scaledH).slice(g.top, g.top + h) };
+  } else if (settings.fit === 'object') {
     // A grey model's only plane is the grey plane the box is found on: compute it once.
     const grey = plane(img, 1, 0);
     frame = objectFrame(grey, iw, ih, settings.inputShape);
     if (c === 1) first = grey;
   }
-  const whole = frame.x - frame.offsetX === 0 && frame.y - frame.offsetY === 0 && frame.padW === iw && frame.padH === ih;
+  // A crop resamples the whole image (taps) and never reads past its edge.
+  const window = taps ? wholeFrame(iw, ih) : frame;
+  const whole = window.x - window.offsetX === 0 && window.y - window.offsetY === 0 && window.padW === iw && window.padH === ih;
   const out = new Float32Array(c * h * w);
   for (let ch = 0; ch < c; ch++) {
     const src = ch === 0 && first ? first : plane(img, c, ch);
     const fill = whole ? 0 : borderMedian(src, iw, ih);
-    const resized = whole && iw === w && ih === h ? src : resizeFrame(src, iw, ih, frame, fill, w, h);
+    const resized = whole && iw === w && ih === h ? src : resizeFrame(src, iw, ih, window, fill, w, h, taps);
     const mean = Math.fround(settings.mean.length === 1 ? settings.mean[0] : settings.mean[ch]);
     const std = Math.fround(settings.std.length === 1 ? settings.std[0] : settings.std[ch]);
     for (let i = 0; i < h * w; i++) {

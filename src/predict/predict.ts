@@ -17,8 +17,9 @@ export interface PredictSettings {
   invert?: boolean | 'auto';
   /**
    * 'object': crop to the object and centre it in the model's square frame, as Fashion-MNIST's images were
-   * made; 'stretch': the whole image, stretched. Default pixels.ts defaultFit: 'object' for grey models,
-   * 'stretch' for colour ones.
+   * made; 'stretch': the whole image, stretched; 'crop': shorter side to the frame, centre cut out. Default:
+   * the fit the run recorded (config.json "fit", image-folder runs), else pixels.ts defaultFit: 'object'
+   * for grey models, 'stretch' for colour ones.
    */
   fit?: Fit;
   /** How many classes to list per image, most probable first. Default 3. */
@@ -68,7 +69,7 @@ export async function predict(settings: PredictSettings): Promise<Prediction[]> 
       const data = new Float32Array(batch.length * per);
       const inputs: Awaited<ReturnType<typeof preprocess>>[] = [];
       for (let i = 0; i < batch.length; i++) {
-        const input = await preprocess(batch[i], { inputShape: config.inputShape, normalization: config.normalization, invert, fit });
+        const input = await preprocess(batch[i], { inputShape: config.inputShape, normalization: config.normalization, invert, fit: fit ?? config.fit });
         data.set(input.data, i * per);
         inputs.push(input);
       }

@@ -1,3 +1,5 @@
+import { FITS, type Fit } from './pixels.js';
+
 /**
  * The part of a run's config.json that prediction needs. Pure (no Node imports): the web page validates
  * its config.json with the same code.
@@ -11,6 +13,11 @@ export interface RunConfig {
   classNames: string[];
   /** Per-channel normalisation applied after scaling pixels to 0..1: (x - mean) / std. */
   normalization: { mean: number[]; std: number[] };
+  /**
+   * How images are framed (pixels.ts step 3) as the run's training images were: image-folder runs record
+   * it; absent (runs on the built-in datasets, older runs) means pixels.ts defaultFit.
+   */
+  fit?: Fit;
 }
 
 const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
@@ -40,10 +47,13 @@ export function parseRunConfig(value: unknown, source: string): RunConfig {
     }
   }
   if ((norm!.std as number[]).some((s) => !(s > 0))) fail('"normalization.std" values must be positive');
+  const fit = v.fit ?? undefined;
+  if (fit !== undefined && !FITS.includes(fit as Fit)) fail(`"fit" must be one of ${FITS.map((f) => `"${f}"`).join(', ')} (or null: the model's default); got ${JSON.stringify(fit)}`);
   return {
     model: typeof v.model === 'string' ? v.model : 'model',
     inputShape: [shape[0], shape[1], shape[2]],
     classNames: names as string[],
     normalization: { mean: [...(norm!.mean as number[])], std: [...(norm!.std as number[])] },
+    ...(fit === undefined ? {} : { fit: fit as Fit }),
   };
 }

@@ -41,6 +41,7 @@ export async function prepareFolderData(s: TrainSettings<string>, def: ModelDef)
   const data = await prepareImageFolder(s.dataFolder, {
     inputShape: def.dataset.inputShape,
     normalization: s.normalize === 'imagenet' ? IMAGENET_NORMALIZATION : undefined,
+    fit: s.fit,
     seed: s.seed,
     valSize: s.valSize,
     log: s.log,

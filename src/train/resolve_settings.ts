@@ -30,6 +30,8 @@ export async function resumeSettings(dir: string, partial: Partial<TrainSettings
     ...own,
     input: (cfg.input as [number, number, number] | null) ?? undefined,
     normalize: (cfg.normalize as S['normalize'] | null) ?? undefined,
+    // Folder runs from before config.json recorded "fit" were stretched (imageToInput's default then).
+    fit: own.dataFolder ? ((cfg.fit as S['fit'] | null) ?? 'stretch') : undefined,
     ...base,
     ...(partial.log ? { log: partial.log } : {}),
     ...('progress' in partial ? { progress: partial.progress } : {}),

@@ -90,6 +90,7 @@ async function openRun(s: TrainSettings<string>, resume: boolean): Promise<OpenR
   const def = runModelDef(s);
   const all = signature({ def, optimizer: s.optimizer }).all;
   const frozen = expandFrozen(all, s.frozen, s.model);
+  if (s.fit && !s.dataFolder) throw new Error(`fit '${s.fit}' frames the images of an image folder; ${s.model} trains on its own dataset's images as they are: drop fit, or give dataFolder`);
   if (s.valSize === 0 && s.earlyStopping > 0) throw new Error('--early-stopping needs validation images: drop --val-size 0, or drop --early-stopping');
   const runDir = s.out ?? defaultRunDir(s.model);
   await checkWritable(runDir, `--out ${runDir}`);

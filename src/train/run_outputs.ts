@@ -1,4 +1,5 @@
 /** The files a finished run writes besides its checkpoints: config, eval model, curves, summary, results. */
+import { IMAGE_FOLDER_FIT } from '../data/image_folder.js';
 import type { ModelDef } from '../models/registry.js';
 import { modelSummary } from '../models/summary.js';
 import { formatEpochLine, type EpochMetrics } from '../report/metrics.js';
@@ -17,6 +18,8 @@ export function runConfig(s: TrainSettings<string>, def: ModelDef) {
     dataFolder: s.dataFolder ?? null,
     input: s.input ?? null,
     normalize: s.normalize ?? null,
+    // How predict and the page frame images: as the folder's images were (null: pixels.ts defaultFit).
+    fit: s.dataFolder ? (s.fit ?? IMAGE_FOLDER_FIT) : null,
     options: def.options,
     dataset: def.dataset.name,
     inputShape: def.dataset.inputShape,

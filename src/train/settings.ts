@@ -1,6 +1,7 @@
 import type { AugmentSettings } from '../data/augment.js';
 import { DATASETS } from '../data/datasets.js';
 import type { Tensor } from '../graph/tensor.js';
+import type { Fit } from '../predict/pixels.js';
 import { datasetOf, isModelName, type ModelName, type ModelOptions } from '../models/registry.js';
 import { defaultOptimizerSettings, type OptimizerSettings } from '../optim/index.js';
 import { TRAINING_DEFAULTS } from '../program/defaults.js';
@@ -21,6 +22,8 @@ export interface TrainSettings<M extends string = ModelName> {
   input?: [number, number, number];
   /** Normalisation of folder images: 'auto' (mean and std of the training images) or 'imagenet'. Default 'auto'. */
   normalize?: 'auto' | 'imagenet';
+  /** How each folder image fills the model's input (pixels.ts Fit); only with dataFolder. Default 'crop' (IMAGE_FOLDER_FIT). */
+  fit?: Fit;
   /** Architecture variant. Default: the reference model. */
   options: Partial<ModelOptions>;
   /** Default: Adam, lr 1e-3, PyTorch's defaults. */

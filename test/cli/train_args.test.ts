@@ -49,10 +49,18 @@ test('bad values are usage errors that quote what was typed', async () => {
     [[], /name a model to train/],
     [['--resume', 'runs/x', '--lr', '0.1'], /--resume continues runs\/x with its own settings: drop --lr/],
     [['simple-mlp', '--resume', 'runs/x'], /drop the model 'simple-mlp'/],
+    [['basic-cnn', '--fit', 'crop'], /--fit frames the images of a --data folder; basic-cnn trains on its own dataset's images as they are: drop --fit, or give --data <folder>$/],
+    [['--resume', 'runs/x', '--fit', 'stretch'], /drop --fit/],
   ];
   for (const [argv, re] of cases) {
     await assert.rejects(fromArgs(...argv), (e: Error) => e instanceof UsageError && re.test(e.message), argv.join(' '));
   }
+});
+
+test('--fit goes with --data; unset, the folder loader chooses (crop)', async () => {
+  assert.equal((await fromArgs('basic-cnn', '--data', 'photos', '--fit', 'object')).settings.fit, 'object');
+  assert.equal((await fromArgs('basic-cnn', '--data', 'photos')).settings.fit, undefined);
+  await assert.rejects(fromArgs('basic-cnn', '--data', 'photos', '--fit', 'squash'), /fit/);
 });
 
 test('--resume takes only what may change', async () => {

@@ -22,6 +22,8 @@ export interface RunFixtureSettings {
   seed?: number;
   /** Write samples/ with three PNGs of different sizes and colours; default true. */
   samples?: boolean;
+  /** The fit config.json records (as an image-folder run does); default none. */
+  fit?: RunConfig['fit'];
 }
 
 export interface RunFixture {
@@ -104,6 +106,7 @@ export async function makeRunFixture(settings: RunFixtureSettings = {}): Promise
     inputShape,
     classNames: FASHION,
     normalization: c === 1 ? { mean: [0.5], std: [0.5] } : { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] },
+    ...(settings.fit ? { fit: settings.fit } : {}),
   };
   await writeFile(path.join(dir, 'model.onnx'), fixtureModel(inputShape, hidden, FASHION.length, seed));
   await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...config, epochs: 1 }, null, 2));

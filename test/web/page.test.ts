@@ -173,8 +173,8 @@ test('a drawing is classified as Node classifies the same pixels', async () => {
   assertClose(probs, node.probabilities, 'drawing');
 });
 
-test('a colour (3-channel) model gives the same numbers in the page as in Node', async () => {
-  const colour = await makeRunFixture({ inputShape: [3, 32, 32], seed: 7 });
+test('a colour (3-channel) model gives the same numbers in the page as in Node, framed by the fit its run recorded', async () => {
+  const colour = await makeRunFixture({ inputShape: [3, 32, 32], seed: 7, fit: 'crop' });
   cleanup.push(colour.dir);
   const colourOut = (await exportWeb({ run: colour.dir, compress: false })).out;
   const colourServer = await serve({ dir: colourOut, port: 0 });
@@ -183,11 +183,16 @@ test('a colour (3-channel) model gives the same numbers in the page as in Node',
     await p.goto(colourServer.url);
     await p.waitForFunction(() => window.__pageState?.status === 'ready', null, { timeout: 45_000 });
     const node = await predict({ run: colour.dir, images: colour.samples });
+    const stretched = await predict({ run: colour.dir, images: colour.samples, fit: 'stretch' });
     for (const [i, image] of colour.samples.entries()) {
       await p.setInputFiles('#file', image);
       await p.waitForFunction((s) => window.__lastPrediction?.source === s, path.basename(image));
+      assert.equal(node[i].fit, 'crop');
+      assert.equal(await p.evaluate(() => window.__lastPrediction!.fit), 'crop');
       assertClose(await p.evaluate(() => window.__lastPrediction!.probabilities), node[i].probabilities, `colour ${path.basename(image)}`);
     }
+    // The two samples that are not square (64 x 48, 20 x 36) would give other numbers stretched.
+    for (const i of [1, 2]) assert.ok(stretched[i].logits.some((q, k) => Math.abs(q - node[i].logits[k]) > 0.01), `${colour.samples[i]}: crop and stretch give other logits`);
   } finally {
     await p.close();
     await colourServer.close();

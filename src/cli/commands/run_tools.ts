@@ -23,7 +23,7 @@ const predictOptions = (y: Argv) =>
   y.positional('run', { type: 'string', demandOption: true })
     .positional('images', { type: 'string', array: true, demandOption: true })
     .option('invert', { type: 'boolean', describe: 'invert dark-on-light photos (Fashion-MNIST is light on dark); --no-invert never inverts', defaultDescription: 'images with a light border' })
-    .option('fit', { choices: FITS, describe: 'object: crop to the object and centre it in a square, as Fashion-MNIST was made; stretch: the whole image, stretched', defaultDescription: 'object for grey models, stretch for colour' })
+    .option('fit', { choices: FITS, describe: 'object: crop to the object and centre it in a square, as Fashion-MNIST was made; stretch: the whole image, stretched; crop: shorter side to the frame, centre cut out', defaultDescription: 'the run\'s recorded fit (image-folder runs), else object for grey models, stretch for colour' })
     .option('top', { type: 'string', describe: 'classes shown per image', defaultDescription: '3' })
     .option('json', { type: 'boolean', default: false, describe: 'print the full probabilities as JSON' });
 export type PredictArgs = ArgsOf<typeof predictOptions>;
@@ -87,7 +87,8 @@ export const serveCommand = (ctx: CliContext): CommandModule<object, ServeArgs> 
 });
 
 /** What predict did to an image besides resizing, for the one line per image. */
-function framingNote(p: { inverted: boolean; cropped: boolean }): string {
-  const notes = [p.inverted ? 'inverted: light background' : '', p.cropped ? 'cropped to the object' : ''].filter(Boolean);
+function framingNote(p: { inverted: boolean; cropped: boolean; fit: string }): string {
+  const cut = p.fit === 'crop' ? 'centre-cropped' : 'cropped to the object';
+  const notes = [p.inverted ? 'inverted: light background' : '', p.cropped ? cut : ''].filter(Boolean);
   return notes.length ? ` (${notes.join('; ')})` : '';
 }

@@ -4,6 +4,7 @@ import { augmentationFromNames, type AugmentSettings } from '../../data/augment.
 import { buildModelDef } from '../../models/registry.js';
 import { defaultOptimizerSettings } from '../../optim/index.js';
 import { signature } from '../../program/signature.js';
+import { FITS } from '../../predict/pixels.js';
 import { expandFrozen } from '../../train/transfer.js';
 import { TRAINING_DEFAULTS } from '../../program/defaults.js';
 import { DEVICES } from '../../train/session.js';
@@ -19,6 +20,7 @@ export function trainOptions(y: Argv) {
     .positional('model', { type: 'string', describe: 'simple-mlp, medium-mlp, deep-mlp, basic-cnn, complex-cnn, cifar10-cnn, or an ONNX file (also as --model path/to/model.onnx)' })
     .option('data', { type: 'string', describe: 'train on this image folder: one subfolder of images per class (train/ val/ test/ subfolders used as given)' })
     .option('input', { type: 'string', describe: 'C,H,W of the images an ONNX model takes, when its input size is not fixed (e.g. 3,224,224)' })
+    .option('fit', { choices: FITS, describe: 'with --data: how each image fills the model\'s input: crop (shorter side, centre cut out, as torchvision), stretch (whole image), object (cropped to the object, as Fashion-MNIST)', defaultDescription: 'crop' })
     .option('normalize', { choices: ['auto', 'imagenet'] as const, describe: 'folder images: per-channel mean/std of the training images, or ImageNet\'s', defaultDescription: 'auto' })
     .option('epochs', { type: 'string', describe: 'epochs', defaultDescription: '20; cifar10-cnn 10' })
     .option('batch-size', { type: 'string', defaultDescription: String(d.batchSize) })
@@ -72,6 +74,7 @@ export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSett
     throw new UsageError('name a model to train (e.g. simple-mlp), or --resume <run folder>');
   }
   if (a.resume === undefined && (isOnnxFile(a.model) || a.data !== undefined)) return ownModelSettings(a);
+  if (a.fit !== undefined && a.resume === undefined) throw new UsageError(`--fit frames the images of a --data folder; ${a.model} trains on its own dataset's images as they are: drop --fit, or give --data <folder>`);
   const model = modelName(a.model ?? 'simple-mlp');
   const settings: Partial<TrainSettings> = {
     epochs: optional(a.epochs, (v) => positiveInt('epochs', v)),
@@ -129,6 +132,7 @@ function ownModelSettings(a: TrainArgs): { settings: Partial<TrainSettings<strin
       dataFolder: a.data,
       input,
       normalize: a.normalize,
+      fit: a.fit,
       options: onnx ? {} : modelOptions(a as VariantArgs, modelName(model)),
       optimizer: optimizerSettings(a as OptimizerArgs),
       epochs: optional(a.epochs, (v) => positiveInt('epochs', v)),

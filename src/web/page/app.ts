@@ -96,9 +96,9 @@ function pixelSettings(): PixelSettings {
   };
 }
 
-/** The settings a classification uses: the model's, with its default fit. */
+/** The settings a classification uses: the model's, with the fit its run recorded, else its default fit. */
 function classifySettings(): PixelSettings {
-  return { ...pixelSettings(), fit: defaultFit(config.inputShape) };
+  return { ...pixelSettings(), fit: config.fit ?? defaultFit(config.inputShape) };
 }
 
 let prepWorker: Worker | undefined;
@@ -224,7 +224,9 @@ function describeFraming(p: Prepared, drawing: boolean, auto: boolean): void {
       ? 'Light background found, so the colours are inverted (the model knows light objects on dark); untick Invert to undo.'
       : 'Colours inverted (Invert is ticked).');
   }
-  if (p.frame.cropped || p.frame.padded) {
+  if (classifySettings().fit === 'crop') {
+    if (p.frame.cropped) notes.push('Resized so its shorter side fills the frame and the middle cut out, as the training images were.');
+  } else if (p.frame.cropped || p.frame.padded) {
     notes.push(`${drawing ? 'Centred by its bounding box' : 'Cropped to the object and centred'} in a square, as the training images were made.`);
   }
   $('seen-note').textContent = notes.length ? notes.join(' ') : 'The model\'s input after resizing and normalisation.';

@@ -211,7 +211,7 @@ export async function setupTeach(s: TeachSettings): Promise<void> {
   buttons.download.addEventListener('click', () => {
     if (state.values.size === 0) return say('Nothing trained yet: the exported model.onnx is the one beside this page.');
     const active = config.classNames.length;
-    const runConfig = { model: config.model, inputShape: config.inputShape, classNames: config.classNames, normalization: config.normalization };
+    const runConfig = { model: config.model, inputShape: config.inputShape, classNames: config.classNames, normalization: config.normalization, ...(config.fit ? { fit: config.fit } : {}) };
     save(downloadModel(teach, model.modelBytes, state, active), 'model.onnx');
     save(checkpointBytes(teach, state, active), 'checkpoint.safetensors');
     save(new TextEncoder().encode(JSON.stringify(runConfig, null, 2) + '\n'), 'config.json');
