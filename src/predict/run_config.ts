@@ -15,7 +15,8 @@ export interface RunConfig {
   normalization: { mean: number[]; std: number[] };
   /**
    * How images are framed (pixels.ts step 3) as the run's training images were: image-folder runs record
-   * it; absent (runs on the built-in datasets, older runs) means pixels.ts defaultFit.
+   * it; null or absent (runs on the built-in datasets) means pixels.ts defaultFit; absent in an image-folder
+   * run (one older than the field) means 'stretch', as it trained.
    */
   fit?: Fit;
 }
@@ -47,7 +48,8 @@ export function parseRunConfig(value: unknown, source: string): RunConfig {
     }
   }
   if ((norm!.std as number[]).some((s) => !(s > 0))) fail('"normalization.std" values must be positive');
-  const fit = v.fit ?? undefined;
+  // Image-folder runs from before "fit" was recorded trained on stretched images.
+  const fit = v.fit ?? (!('fit' in v) && typeof v.dataFolder === 'string' ? 'stretch' : undefined);
   if (fit !== undefined && !FITS.includes(fit as Fit)) fail(`"fit" must be one of ${FITS.map((f) => `"${f}"`).join(', ')} (or null: the model's default); got ${JSON.stringify(fit)}`);
   return {
     model: typeof v.model === 'string' ? v.model : 'model',

@@ -137,6 +137,9 @@ test('config.json "fit": absent or null means the default; another value is refu
   assert.equal(parseRunConfig(base, 'c.json').fit, undefined);
   assert.equal(parseRunConfig({ ...base, fit: null }, 'c.json').fit, undefined);
   assert.equal(parseRunConfig({ ...base, fit: 'crop' }, 'c.json').fit, 'crop');
+  // predict and the page frame an older folder run's images as it trained: stretched.
+  assert.equal(parseRunConfig({ ...base, dataFolder: '/photos' }, 'c.json').fit, 'stretch');
+  assert.equal(parseRunConfig({ ...base, dataFolder: null }, 'c.json').fit, undefined);
   assert.throws(() => parseRunConfig({ ...base, fit: 'squash' }, 'c.json'), /c\.json: "fit" must be one of "object", "stretch", "crop" \(or null: the model's default\); got "squash"/);
 
   // A folder run written before "fit" existed was decoded with imageToInput's default, 'stretch'.
