@@ -38,11 +38,21 @@ function providers(device: Provider): ort.InferenceSession.ExecutionProviderConf
   return device === 'cpu' ? ['cpu'] : [device, 'cpu'];
 }
 
+const LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+
+/** onnxruntime's graph optimisation level: 'all', or ONNXTRAIN_ORT_OPT's (to time the levels, BENCHMARKS.md). */
+function optimizationLevel(): (typeof LEVELS)[number] {
+  const v = process.env.ONNXTRAIN_ORT_OPT;
+  if (v === undefined || v === '') return 'all';
+  if (!(LEVELS as readonly string[]).includes(v)) throw new Error(`ONNXTRAIN_ORT_OPT=${v}: use one of ${LEVELS.join(', ')}, or unset it`);
+  return v as (typeof LEVELS)[number];
+}
+
 export async function createSession(model: Uint8Array, s: SessionSettings): Promise<ort.InferenceSession> {
   const { provider } = await checkDevice(s.device);
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: providers(provider),
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: optimizationLevel(),
     executionMode: 'sequential',
     interOpNumThreads: 1,
     logSeverityLevel: 3,
