@@ -87,6 +87,7 @@ export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSett
   };
   if (a.resume !== undefined) return { settings, resume: a.resume };
   const numClasses = buildModelDef(model).dataset.classNames.length;
+  if (a.classes === 'auto') throw new UsageError('--classes auto goes with --data <image folder> (the head follows its classes); on a built-in dataset list class indices, e.g. --classes 0,1,2');
   if (a.freeze) checkFreeze(model, a.freeze);
   return {
     settings: {
