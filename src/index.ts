@@ -33,6 +33,8 @@ export { signature, stateSpecs, zeroState, type GraphSettings, type ModelSignatu
 export { TRAINING_DEFAULTS } from './program/defaults.js';
 export { buildArtifacts, writeGraphSet, type BuildSettings } from './artifacts/build.js';
 export { loadCheckpoint, saveCheckpoint, type Checkpoint } from './artifacts/checkpoint.js';
+export { importModelFolder, defaultImportDir, type ImportFolderSettings } from './artifacts/import_folder.js';
+export { readImportFolder, IMPORT_FORMAT, type ImportRecord, type ImportFolderRun } from './artifacts/import_record.js';
 export { encodeModel, decodeModel } from './onnx/model.js';
 export { defaultOptimizerSettings, OPTIMIZER_KINDS, type OptimizerKind, type OptimizerSettings } from './optim/index.js';
 export type { Tensor } from './graph/tensor.js';

@@ -8,6 +8,15 @@ export interface GradientOptions {
   gradName?: (param: string) => string;
 }
 
+/** An op on the path from the parameters to the loss has no gradient rule: names the op and the node. */
+export class MissingGradientError extends Error {
+  readonly opType: string;
+  constructor(n: Node, needed: string) {
+    super(`autodiff: no gradient rule for op '${n.opType}' (node '${n.name}'), needed for ${needed}`);
+    this.opType = n.opType;
+  }
+}
+
 /**
  * Reverse-mode differentiation over the builder's graph: appends the nodes that compute d`loss`/d`wrt`
  * and returns the gradient value of each wrt, in order. Only values on a path from a wrt to the loss
@@ -74,7 +83,7 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
       const rule = ruleFor(n.opType);
       if (!rule?.grad) {
         const which = n.inputs.filter((_, i) => needs[i]).join(', ');
-        throw new Error(`autodiff: no gradient rule for op '${n.opType}' (node '${n.name}'), needed for ${which}`);
+        throw new MissingGradientError(n, which);
       }
       const dIn = b.scope(n.opType, () => rule.grad!({ b, needs }, n, dOut));
       dIn.forEach((d, i) => {

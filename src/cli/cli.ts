@@ -2,6 +2,7 @@
 import yargs, { type Argv } from 'yargs';
 import { buildGraphsCommand } from './commands/build_graphs.js';
 import { experimentCommand } from './commands/experiment.js';
+import { importCommand } from './commands/import.js';
 import { evaluateCommand, exportWebCommand, predictCommand, serveCommand } from './commands/run_tools.js';
 import { summaryCommand } from './commands/summary.js';
 import { trainCommand } from './commands/train.js';
@@ -19,6 +20,7 @@ export function buildCli(argv: string[], ctx: CliContext): Argv {
     .scriptName('onnxtrain')
     .command(buildGraphsCommand)
     .command(summaryCommand)
+    .command(importCommand)
     .command(trainCommand(ctx))
     .command(evaluateCommand)
     .command(predictCommand)

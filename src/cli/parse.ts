@@ -31,3 +31,10 @@ export function classList(text: string, numClasses: number): number[] {
   }
   return out;
 }
+
+/** '3,224,224' -> [3, 224, 224]: --input's C,H,W, positive integers. */
+export function imageShape(name: string, raw: string | number): [number, number, number] {
+  const dims = String(raw).split(',').map((d) => (/^\s*\d+\s*$/.test(d) ? Number(d) : NaN));
+  if (dims.length !== 3 || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new UsageError(`--${name} must be C,H,W with positive integers (e.g. 3,224,224), got ${quoted(raw)}`);
+  return dims as [number, number, number];
+}

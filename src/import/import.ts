@@ -4,7 +4,7 @@
  * as in the file, which for PyTorch's exports is the state_dict), BatchNorm running statistics become
  * buffers, and the graph is checked node by node before anything trains.
  */
-import { buildGradients } from '../autodiff/gradients.js';
+import { buildGradients, MissingGradientError } from '../autodiff/gradients.js';
 import { DEFAULT_NORMALIZATION, type Normalization } from '../data/normalize.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { attrInt, type Graph, type Node } from '../graph/ir.js';
@@ -112,7 +112,7 @@ export function importOnnx(bytes: Uint8Array, s: ImportSettings = {}): ImportedM
   const counts = new Map<string, number>();
   for (const n of graph.nodes) if (n.opType !== 'Constant') counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
   const modelOps = [...counts].map(([opType, count]) => ({ opType, count, gradient: Boolean(RULES[opType]?.grad) || opType === 'BatchNormalization' }));
-  return { def, report: { modelOps, ...probe(def, newHead, warningsOf(graph, roles)) } };
+  return { def, report: { modelOps, ...probe(def, graph, newHead, warningsOf(graph, roles)) } };
 }
 
 /** Ops whose backward is a loop over time steps: onnxtrain has no rule for them, and none of them folds away. */
@@ -191,7 +191,7 @@ function warningsOf(g: Graph, roles: Map<string, Role>): string[] {
 }
 
 /** Build the training forward pass and its gradients once: every op must have a rule. */
-function probe(def: ModelDef, newHead: string[], warnings: string[]): Omit<ImportReport, 'modelOps'> {
+function probe(def: ModelDef, source: Graph, newHead: string[], warnings: string[]): Omit<ImportReport, 'modelOps'> {
   const b = new GraphBuilder('import');
   const x = b.input(names.INPUT, 'float32', imageShape(def));
   const y = b.input(names.LABELS, 'int64', ['N']);
@@ -205,6 +205,11 @@ function probe(def: ModelDef, newHead: string[], warnings: string[]): Omit<Impor
   try {
     buildGradients(b, loss, ctx.params.filter((p) => !p.buffer).map((p) => p.name));
   } catch (e) {
+    if (e instanceof MissingGradientError) {
+      const nodes = source.nodes.filter((n) => n.opType === e.opType).map((n) => `'${n.name}'`);
+      const where = nodes.length ? ` (node ${nodes.slice(0, 3).join(', ')}${nodes.length > 3 ? ` and ${nodes.length - 3} more` : ''})` : '';
+      throw new Error(`the model cannot be trained: no gradient rule for ${e.opType}${where}: replace that layer by one whose ops have rules (docs/import.md), or export it differently`, { cause: e });
+    }
     const missing = ops.filter((o) => !RULES[o.opType]).map((o) => o.opType);
     const hint = missing.length ? ` (ops onnxtrain has no rule for: ${missing.join(', ')})` : '';
     throw new Error(`the model cannot be trained: ${(e as Error).message}${hint}`, { cause: e });

@@ -59,6 +59,8 @@ function readsOnly(n: Node, known: Set<string>, inits: Map<string, unknown>): bo
   return ins.some((i) => known.has(i)) && ins.every((i) => known.has(i) || inits.has(i));
 }
 
+const SHAPE_OPS = new Set(['Reshape', 'Unsqueeze', 'Squeeze', 'Expand', 'Flatten']);
+
 const withBatch = (shape: Dim[] | undefined, batch: number): Dim[] | undefined => shape?.map((d) => (d === 'N' ? batch : d));
 
 /** Copy `n` into `b` with its inputs renamed by `alias`, its outputs typed as in `src` (batch made static). */
@@ -87,7 +89,8 @@ export function buildDeviceTraining(ts: Graph, sig: ModelSignature, batch: numbe
   const scalar = new Set([names.LEARNING_RATE, names.STEP]);
   const scalarNodes = new Set<Node>();
   for (const n of src.nodes) {
-    if (readsOnly(n, scalar, inits)) {
+    // Only elementwise nodes run over a vector of steps; a shape op (a scalar given a tensor's rank) stays per step.
+    if (readsOnly(n, scalar, inits) && !SHAPE_OPS.has(n.opType)) {
       scalarNodes.add(n);
       n.outputs.forEach((o) => o && scalar.add(o));
     }

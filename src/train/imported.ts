@@ -1,5 +1,6 @@
 /** Runs of models and data of your own: an ONNX model file (src/import) and/or an image folder (src/data/image_folder). */
 import { readFileSync } from 'node:fs';
+import { readImportFolder } from '../artifacts/import_record.js';
 import { imageFolderClasses, prepareImageFolder } from '../data/image_folder.js';
 import type { PreparedData } from '../data/prepare.js';
 import { formatImportReport, IMAGENET_NORMALIZATION, importOnnx } from '../import/index.js';
@@ -7,7 +8,7 @@ import { buildModelDef, isModelName, type ModelDef } from '../models/registry.js
 import { checkRegularFileSync } from '../util/fsx.js';
 import type { TrainSettings } from './settings.js';
 
-type Own = Pick<TrainSettings<string>, 'model' | 'options' | 'classes' | 'modelFile' | 'dataFolder' | 'input'> & { log?: (line: string) => void };
+type Own = Pick<TrainSettings<string>, 'model' | 'options' | 'classes' | 'modelFile' | 'importFolder' | 'dataFolder' | 'input'> & { log?: (line: string) => void };
 
 /** Whether the run trains an ONNX model file or on an image folder (rather than a seed model on its dataset). */
 export const isFolderRun = (s: Pick<TrainSettings<string>, 'modelFile' | 'dataFolder'>): boolean => Boolean(s.modelFile || s.dataFolder);
@@ -18,6 +19,7 @@ export const isFolderRun = (s: Pick<TrainSettings<string>, 'modelFile' | 'dataFo
  */
 export function importRunModel(s: Own): ModelDef {
   if (s.classes) throw new Error('--classes selects classes of a built-in dataset: with --data, keep only the class folders you want');
+  if (s.importFolder) readImportFolder(s.importFolder);
   if (s.modelFile) checkRegularFileSync(s.modelFile, 'give the path of an ONNX model file', `--model ${s.modelFile}`);
   const classNames = s.dataFolder ? imageFolderClasses(s.dataFolder) : undefined;
   if (!s.modelFile) {

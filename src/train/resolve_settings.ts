@@ -20,7 +20,11 @@ export function resolveSettings<M extends string>(partial: Partial<TrainSettings
 export async function resumeSettings(dir: string, partial: Partial<TrainSettings<string>> = {}): Promise<TrainSettings<string>> {
   const cfg = await readJson<SavedConfig>(runFile(dir, 'config'));
   const model = String(cfg.model);
-  const own = { modelFile: (cfg.modelFile as string | null) ?? undefined, dataFolder: (cfg.dataFolder as string | null) ?? undefined };
+  const own = {
+    modelFile: (cfg.modelFile as string | null) ?? undefined,
+    importFolder: (cfg.importFolder as string | null) ?? undefined,
+    dataFolder: (cfg.dataFolder as string | null) ?? undefined,
+  };
   if (!isModelName(model) && !own.modelFile) throw new Error(`${runFile(dir, 'config')}: unknown model '${model}': the file is damaged or from another tool`);
   const base = defaultTrainSettings<string>(model);
   type S = TrainSettings<string>;

@@ -56,7 +56,7 @@ interface OpenRun {
 }
 
 /** The model definition of a run: the seed model, with a head of `classes.length` outputs for a class subset. */
-export function runModelDef(s: Pick<TrainSettings<string>, 'model' | 'options' | 'classes' | 'modelFile' | 'dataFolder' | 'input'>): ModelDef {
+export function runModelDef(s: Pick<TrainSettings<string>, 'model' | 'options' | 'classes' | 'modelFile' | 'importFolder' | 'dataFolder' | 'input'>): ModelDef {
   if (isFolderRun(s)) return importRunModel(s);
   if (!isModelName(s.model)) throw new Error(`unknown model '${s.model}': name a seed model or give an ONNX file (--model path/to/model.onnx)`);
   if (s.classes) checkClasses(s.classes, buildModelDef(s.model, s.options).dataset);

@@ -15,6 +15,7 @@ export function runConfig(s: TrainSettings<string>, def: ModelDef) {
     format: 'onnxtrain-run/1',
     model: s.model,
     modelFile: s.modelFile ?? null,
+    importFolder: s.importFolder ?? null,
     dataFolder: s.dataFolder ?? null,
     input: s.input ?? null,
     normalize: s.normalize ?? null,

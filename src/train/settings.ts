@@ -16,6 +16,11 @@ export interface TrainSettings<M extends string = ModelName> {
   model: M;
   /** Train this ONNX model (exported from PyTorch or elsewhere; see src/import) instead of a seed model. Default none. */
   modelFile?: string;
+  /**
+   * The import folder (`onnxtrain import`) modelFile lies in: its import.json's sha256 is checked against
+   * modelFile whenever the run opens (also on --resume). Default none.
+   */
+  importFolder?: string;
   /** Train on this image folder (one subfolder per class) instead of the model's dataset. Default none. */
   dataFolder?: string;
   /** [C, H, W] of an ONNX model whose input size is not fixed. Default: the model's. */

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import yargs from 'yargs';
+import { importModelFolder } from '../../src/artifacts/import_folder.js';
 import { trainArgsToSettings, trainOptions, type TrainArgs } from '../../src/cli/commands/train.js';
 import { UsageError } from '../../src/cli/parse.js';
 import { TRAINING_DEFAULTS } from '../../src/program/defaults.js';
 import { resolveSettings } from '../../src/train/resolve_settings.js';
+import { IMPORT_FIXTURES } from '../import/helpers.js';
 
 /** Parse a train command line into its typed arguments without running anything. */
 async function parse(...argv: string[]): Promise<TrainArgs> {
@@ -38,6 +43,7 @@ test('bad values are usage errors that quote what was typed', async () => {
     [['simple-mlp', '--classes', ''], /--classes .* got ''$/],
     [['simple-mlp', '--classes', '0,0'], /at least two distinct/],
     [['simple-mlp', '--classes', '3,10'], /in 0\.\.9/],
+    [['simple-mlp', '--classes', 'auto'], /--classes auto goes with --data <image folder>/],
     [['simple-mlp', '--limit', '1'], /--limit must be an integer >= 2, got 1/],
     [['simple-mlp', '--seed', '-1'], /--seed must be a non-negative integer, got -1/],
     [['simple-mlp', '--val-size', '1.5'], /--val-size must be a non-negative integer, got 1\.5/],
@@ -67,4 +73,26 @@ test('--resume takes only what may change', async () => {
   const { settings, resume } = await fromArgs('--resume', 'runs/x', '--epochs', '30', '--early-stopping', '3', '--threads', '1');
   assert.equal(resume, 'runs/x');
   assert.deepEqual(Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)), { epochs: 30, earlyStopping: 3, threads: 1 });
+});
+
+test('--classes auto goes with --data: the head follows the folder; other --classes values are refused there', async () => {
+  const { settings } = await fromArgs('basic-cnn', '--data', 'photos', '--classes', 'auto');
+  assert.equal(settings.dataFolder, 'photos');
+  assert.equal(settings.classes, undefined);
+  await assert.rejects(fromArgs('basic-cnn', '--data', 'photos', '--classes', '0,1'), (e: Error) => e instanceof UsageError && /--classes selects classes of a built-in dataset/.test(e.message));
+});
+
+test('train <import folder>: its model.onnx with the recorded input shape and normalisation as defaults; flags override', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'onnxtrain-train-args-'));
+  try {
+    const folder = join(dir, 'lenet');
+    await importModelFolder({ source: join(IMPORT_FIXTURES, 'lenet5.onnx'), outDir: folder, name: 'lenet' });
+    const { settings } = await fromArgs(folder, '--data', 'photos');
+    assert.deepEqual([settings.model, settings.modelFile, settings.importFolder, settings.input, settings.normalize], ['lenet', join(folder, 'model.onnx'), folder, [1, 28, 28], 'auto']);
+    const given = (await fromArgs(folder, '--data', 'photos', '--input', '1,32,32', '--normalize', 'imagenet')).settings;
+    assert.deepEqual([given.input, given.normalize], [[1, 32, 32], 'imagenet']);
+    await assert.rejects(fromArgs(folder, '--data', 'photos', '--kernel', '5'), (e: Error) => e instanceof UsageError && /drop --kernel/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,9 @@
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { readImportFolder } from '../../artifacts/import_record.js';
 import { augmentationFromNames, type AugmentSettings } from '../../data/augment.js';
-import { buildModelDef } from '../../models/registry.js';
+import { buildModelDef, isModelName } from '../../models/registry.js';
 import { defaultOptimizerSettings } from '../../optim/index.js';
 import { signature } from '../../program/signature.js';
 import { FITS } from '../../predict/pixels.js';
@@ -12,12 +14,12 @@ import { SPIN_POLICIES } from '../../train/spinning.js';
 import type { TrainSettings } from '../../train/settings.js';
 import { builderOf, type ArgsOf, type CliContext } from '../context.js';
 import { modelName, modelOptions, optimizerSettings, withOptimizerOptions, withVariantOptions, type OptimizerArgs, type VariantArgs } from '../options.js';
-import { classList, intAtLeast, nonNegativeInt, optional, positiveInt, UsageError } from '../parse.js';
+import { classList, imageShape, intAtLeast, nonNegativeInt, optional, positiveInt, UsageError } from '../parse.js';
 
 export function trainOptions(y: Argv) {
   const d = TRAINING_DEFAULTS;
   return withOptimizerOptions(withVariantOptions(y))
-    .positional('model', { type: 'string', describe: 'simple-mlp, medium-mlp, deep-mlp, basic-cnn, complex-cnn, cifar10-cnn, or an ONNX file (also as --model path/to/model.onnx)' })
+    .positional('model', { type: 'string', describe: 'simple-mlp, medium-mlp, deep-mlp, basic-cnn, complex-cnn, cifar10-cnn, an ONNX file (also as --model path/to/model.onnx), or a folder made by onnxtrain import' })
     .option('data', { type: 'string', describe: 'train on this image folder: one subfolder of images per class (train/ val/ test/ subfolders used as given)' })
     .option('input', { type: 'string', describe: 'C,H,W of the images an ONNX model takes, when its input size is not fixed (e.g. 3,224,224)' })
     .option('fit', { choices: FITS, describe: 'with --data: how each image fills the model\'s input: crop (shorter side, centre cut out, as torchvision), stretch (whole image), object (cropped to the object, as Fashion-MNIST)', defaultDescription: 'crop' })
@@ -38,7 +40,7 @@ export function trainOptions(y: Argv) {
     .option('chunk-steps', { type: 'string', describe: 'steps per Loop run', defaultDescription: String(d.chunkSteps) })
     .option('freeze', { type: 'string', array: true, describe: 'parameters to freeze: state_dict names or prefixes (e.g. features)' })
     .option('init', { type: 'string', describe: 'start from these weights: a run folder, a .safetensors checkpoint or a model.onnx with initializers' })
-    .option('classes', { type: 'string', describe: 'train on these classes only, e.g. 0,1,2,3,4 (new head of that many outputs)' })
+    .option('classes', { type: 'string', describe: 'train on these classes only, e.g. 0,1,2,3,4 (new head of that many outputs); with --data only auto: the head follows the folder\'s classes' })
     .option('augment', { type: 'string', describe: 'augment training batches: any of crop,flip,jitter,rotate (comma-separated)' });
 }
 
@@ -60,6 +62,8 @@ const RESUMABLE = new Set(['epochs', 'earlyStopping', 'device', 'threads', 'spin
 const NOT_OPTIONS = new Set(['_', '$0', 'model']);
 
 const isOnnxFile = (model: string | undefined): model is string => Boolean(model?.toLowerCase().endsWith('.onnx'));
+/** An import folder's path (a seed model's name stays a name, even where a folder of that name exists). */
+const isFolder = (model: string | undefined): model is string => Boolean(model && !isModelName(model) && statSync(model, { throwIfNoEntry: false })?.isDirectory());
 
 /** The train command's arguments as settings, checked; throws UsageError (exit 2). No process needed. */
 export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSettings<string>>; resume?: string } {
@@ -73,7 +77,7 @@ export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSett
   } else if (!a.model) {
     throw new UsageError('name a model to train (e.g. simple-mlp), or --resume <run folder>');
   }
-  if (a.resume === undefined && (isOnnxFile(a.model) || a.data !== undefined)) return ownModelSettings(a);
+  if (a.resume === undefined && (isOnnxFile(a.model) || isFolder(a.model) || a.data !== undefined)) return ownModelSettings(a);
   if (a.fit !== undefined && a.resume === undefined) throw new UsageError(`--fit frames the images of a --data folder; ${a.model} trains on its own dataset's images as they are: drop --fit, or give --data <folder>`);
   const model = modelName(a.model ?? 'simple-mlp');
   const settings: Partial<TrainSettings> = {
@@ -86,6 +90,7 @@ export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSett
   };
   if (a.resume !== undefined) return { settings, resume: a.resume };
   const numClasses = buildModelDef(model).dataset.classNames.length;
+  if (a.classes === 'auto') throw new UsageError('--classes auto goes with --data <image folder> (the head follows its classes); on a built-in dataset list class indices, e.g. --classes 0,1,2');
   if (a.freeze) checkFreeze(model, a.freeze);
   return {
     settings: {
@@ -109,29 +114,28 @@ export function trainArgsToSettings(a: TrainArgs): { settings: Partial<TrainSett
 }
 
 /**
- * An ONNX model (`--model path/to/model.onnx`) and/or an image folder (`--data`): the model's own name is
- * the file's base name; variant options do not apply to it; --freeze is checked when the run opens.
+ * An ONNX model (`--model path/to/model.onnx`, or an import folder) and/or an image folder (`--data`): the
+ * model's own name is the file's base name (the import's name); variant options do not apply to it; an import
+ * folder gives the defaults of --input and --normalize; --freeze is checked when the run opens.
  */
 function ownModelSettings(a: TrainArgs): { settings: Partial<TrainSettings<string>> } {
-  const onnx = isOnnxFile(a.model);
+  const imported = isFolder(a.model) ? readImportFolder(a.model).run : undefined;
+  const onnx = isOnnxFile(a.model) || imported !== undefined;
   if (!a.data) throw new UsageError(`${a.model} is not a seed model: give its images with --data <folder> (one subfolder of images per class)`);
-  if (a.classes !== undefined) throw new UsageError('--classes selects classes of a built-in dataset: with --data, keep only the class folders you want');
+  if (a.classes !== undefined && a.classes !== 'auto') throw new UsageError('--classes selects classes of a built-in dataset: with --data, keep only the class folders you want');
   const variant = ['activation', 'pooling', 'kernel', 'batchnorm', 'dropout', 'residual'].find((k) => a[k as keyof TrainArgs] !== undefined);
   if (onnx && variant) throw new UsageError(`--${variant} changes a seed model's architecture; ${a.model} keeps its own: drop --${variant}`);
-  const input = optional(a.input, (v) => {
-    const dims = String(v).split(',').map((d) => Number(d.trim()));
-    if (dims.length !== 3 || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new UsageError(`--input must be C,H,W with positive integers (e.g. 3,224,224), got '${v}'`);
-    return dims as [number, number, number];
-  });
+  const input = optional(a.input, (v) => imageShape('input', v));
   if (input && !onnx) throw new UsageError('--input sets the image size of an ONNX model; a seed model has its own');
-  const model = onnx ? basename(a.model!).replace(/\.onnx$/i, '') : modelName(a.model ?? 'simple-mlp');
+  const model = imported?.model ?? (onnx ? basename(a.model!).replace(/\.onnx$/i, '') : modelName(a.model ?? 'simple-mlp'));
   return {
     settings: {
       model,
-      modelFile: onnx ? a.model : undefined,
+      modelFile: imported?.modelFile ?? (onnx ? a.model : undefined),
+      importFolder: imported?.importFolder,
       dataFolder: a.data,
-      input,
-      normalize: a.normalize,
+      input: input ?? imported?.input,
+      normalize: a.normalize ?? imported?.normalize,
       fit: a.fit,
       options: onnx ? {} : modelOptions(a as VariantArgs, modelName(model)),
       optimizer: optimizerSettings(a as OptimizerArgs),
