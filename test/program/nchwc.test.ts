@@ -57,6 +57,8 @@ describe('chooseCpuConv', () => {
     assert.equal(chooseCpuConv(conv(32, 64), 16), 'nchwc');
     assert.equal(chooseCpuConv(conv(16, 32, { kernel: [5, 5] }), 16), 'nchwc');
     assert.equal(chooseCpuConv(conv(8, 16), 8), 'nchwc');
+    assert.equal(chooseCpuConv(conv(1, 32, { group: 32 }), 16), 'nchwc', 'depthwise');
+    assert.equal(chooseCpuConv(conv(1, 32, { group: 32, strides: [2, 2] }), 16), 'nchwc', 'depthwise, stride 2');
   });
   it('keeps the standard Conv elsewhere', () => {
     assert.equal(chooseCpuConv(conv(32, 64), 0), 'standard', 'no NCHWc kernels');
@@ -65,6 +67,8 @@ describe('chooseCpuConv', () => {
     assert.equal(chooseCpuConv(conv(32, 24), 16), 'standard', 'output channels not a multiple of the block');
     assert.equal(chooseCpuConv(conv(24, 32), 16), 'standard', 'input channels over the block, not a multiple');
     assert.equal(chooseCpuConv(conv(32, 32, { group: 2 }), 16), 'standard');
+    assert.equal(chooseCpuConv(conv(1, 24, { group: 24 }), 16), 'standard', 'depthwise, channels not a multiple of the block');
+    assert.equal(chooseCpuConv(conv(1, 32, { group: 32, dilations: [2, 2] }), 16), 'standard', 'dilated depthwise');
     assert.equal(chooseCpuConv(conv(32, 32, { kernel: [3] }), 16), 'standard', '1-D');
   });
 });
@@ -119,6 +123,27 @@ describe('lowerToNchwc', () => {
     const feeds = {
       x: new ort.Tensor('float32', Float32Array.from({ length: 2 * 32 * 36 }, () => rand() - 0.5), [2, 32, 6, 6]),
       w: new ort.Tensor('float32', Float32Array.from({ length: 32 * 16 * 9 }, () => rand() - 0.5), [32, 16, 3, 3]),
+    };
+    const [a, l] = await Promise.all([b.graph, lowered].map(async (g) => (await ort.InferenceSession.create(encodeModel(g))).run(feeds)));
+    for (const k of Object.keys(a)) assertNear(k, l[k].data as Float32Array, a[k].data as Float32Array, 1e-5);
+  });
+
+  it('runs depthwise convolutions (stride 1 and 2) and their stride-1 ConvTranspose blocked, as the standard ops compute them', { skip }, async () => {
+    const rand = seeded(5);
+    const C = 2 * BLOCK;
+    const b = new GraphBuilder('dw');
+    const x = b.input('x', 'float32', [2, C, 7, 7]);
+    const w = b.input('w', 'float32', [C, 1, 3, 3]);
+    const y1 = b.op1('Conv', [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: C });
+    b.output(b.op1('Conv', [y1, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: C, strides: [2, 2] }));
+    b.output(b.op1('ConvTranspose', [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: C }));
+    b.output(b.op1('Conv', [x, w], { kernel_shape: [3, 3], pads: [0, 1, 2, 1], group: C }));
+    const lowered = lowerToNchwc(b.graph, BLOCK);
+    assert.equal(count(lowered, 'Conv', NCHWC_DOMAIN), 4);
+    assert.equal(count(lowered, 'ConvTranspose'), 0);
+    const feeds = {
+      x: new ort.Tensor('float32', Float32Array.from({ length: 2 * C * 49 }, () => rand() - 0.5), [2, C, 7, 7]),
+      w: new ort.Tensor('float32', Float32Array.from({ length: C * 9 }, () => rand() - 0.5), [C, 1, 3, 3]),
     };
     const [a, l] = await Promise.all([b.graph, lowered].map(async (g) => (await ort.InferenceSession.create(encodeModel(g))).run(feeds)));
     for (const k of Object.keys(a)) assertNear(k, l[k].data as Float32Array, a[k].data as Float32Array, 1e-5);

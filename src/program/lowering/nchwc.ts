@@ -41,9 +41,17 @@ export type CpuConvKernel = 'nchwc' | 'standard';
  * the standard Conv.
  */
 export function chooseCpuConv(s: CpuConvShape, block: number): CpuConvKernel {
-  if (!block || s.group !== 1 || s.kernel.length !== 2) return 'standard';
+  if (!block || s.kernel.length !== 2) return 'standard';
+  if (s.group !== 1) return isDepthwise(s) && s.M % block === 0 && s.dilations.every((d) => d === 1) ? 'nchwc' : 'standard';
   return s.M % block === 0 && s.C % block === 0 ? 'nchwc' : 'standard';
 }
+
+/**
+ * One input and one output channel per group. MLAS's blocked depthwise kernel runs these directly, 2.5-15x
+ * faster than the standard Conv (mobilenet_v2's 3x3 layers at batch 32: [32,144,16,16] 4.7 -> 2.8 ms,
+ * [32,960,2,2] 4.9 -> 0.3 ms, reorders included).
+ */
+const isDepthwise = (s: CpuConvShape): boolean => s.C === 1 && s.M === s.group;
 
 export interface NchwcOptions {
   /** Pooling and Relu on blocked values run blocked (default true; false for A/B timing). */
@@ -161,7 +169,7 @@ function lowerGraph(g: Graph, block: number, fresh: (hint: string) => string, bl
     const relu = uses.get(y) === 1 && next?.length === 1 && next[0].opType === 'Relu' && next[0].domain === '' ? next[0] : undefined;
     const result = relu ? relu.outputs[0] : y;
     const yShape = g.values.get(result)?.shape;
-    const xb = C >= block ? blockedInput(x, xs) : x;
+    const xb = C >= block || isDepthwise(shape) ? blockedInput(x, xs) : x;
     const yb = fresh(result);
     emit('Conv', [xb, reorderFilter(w, ws), ...(bias ? [bias] : [])], [yb], {
       ...attrs, kernel_shape: ints(kernel), ...(relu ? { activation: { kind: 'string', value: 'Relu' } } : {}),
@@ -178,31 +186,39 @@ function lowerGraph(g: Graph, block: number, fresh: (hint: string) => string, bl
 
   const convAttrs = (n: Node) => {
     const a: Record<string, Attr> = {};
-    for (const k of ['pads', 'strides', 'dilations'] as const) if (n.attrs[k]) a[k] = n.attrs[k];
+    for (const k of ['pads', 'strides', 'dilations', 'group'] as const) if (n.attrs[k]) a[k] = n.attrs[k];
     return a;
   };
 
-  /** Stride-1 ConvTranspose(dY, W) = Conv(dY, W') with W'[c, m] = W[m, c] flipped in both axes, pads k - 1 - p. */
+  /**
+   * Stride-1 ConvTranspose(dY, W) = Conv(dY, W') with W'[c, m] = W[m, c] flipped in both axes, pads k - 1 - p
+   * (depthwise: W' = W flipped, the same groups).
+   */
   const lowerConvTranspose = (n: Node): boolean => {
     const [x, w, bias] = n.inputs;
     const ws = staticDims(out.values.get(w));
-    if (!ws || ws.length !== 4 || attrInt(n, 'group', 1) !== 1 || n.attrs.output_shape || n.attrs.output_padding) return false;
+    const group = attrInt(n, 'group', 1);
+    if (!ws || ws.length !== 4 || n.attrs.output_shape || n.attrs.output_padding) return false;
+    if (group !== 1 && !(ws[1] === 1 && ws[0] === group)) return false;
     if (attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') return false;
     if ((attrInts(n, 'strides') ?? [1, 1]).some((s) => s !== 1) || (attrInts(n, 'dilations') ?? [1, 1]).some((d) => d !== 1)) return false;
     const [M, C, kh, kw] = ws;
     const [pt, pl, pb, pr] = attrInts(n, 'pads') ?? [0, 0, 0, 0];
     if (Math.max(pt, pb) > kh - 1 || Math.max(pl, pr) > kw - 1) return false;
-    const shape: CpuConvShape = { C: M, M: C, kernel: [kh, kw], strides: [1, 1], dilations: [1, 1], group: 1 };
+    const shape: CpuConvShape = group === 1
+      ? { C: M, M: C, kernel: [kh, kw], strides: [1, 1], dilations: [1, 1], group: 1 }
+      : { C: 1, M, kernel: [kh, kw], strides: [1, 1], dilations: [1, 1], group };
     if (chooseCpuConv(shape, block) !== 'nchwc') return false;
-    const swapped = step('Transpose', w, [], { perm: ints([1, 0, 2, 3]) }, [C, M, kh, kw]);
+    const swapped = group === 1 ? step('Transpose', w, [], { perm: ints([1, 0, 2, 3]) }, [C, M, kh, kw]) : w;
+    const dims = group === 1 ? [C, M, kh, kw] : ws;
     const flipped = kh * kw === 1 ? swapped : step('Slice', swapped, [
       constant(`${w}.flip_starts`, [-1, -1]), constant(`${w}.flip_ends`, [-kh - 1, -kw - 1]),
       constant(`${w}.flip_axes`, [2, 3]), constant(`${w}.flip_steps`, [-1, -1]),
-    ], {}, [C, M, kh, kw]);
-    const pads = ints([kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr]);
-    const asConv: Node = { ...n, opType: 'Conv', attrs: { pads } };
-    if (lowerConv(asConv, x, flipped, bias || undefined, { pads })) return true;
-    out.nodes.push({ ...asConv, inputs: [x, flipped, ...(bias ? [bias] : [])], attrs: { kernel_shape: ints([kh, kw]), pads } });
+    ], {}, dims);
+    const attrs: Record<string, Attr> = { pads: ints([kh - 1 - pt, kw - 1 - pl, kh - 1 - pb, kw - 1 - pr]), ...(group === 1 ? {} : { group: int(group) }) };
+    const asConv: Node = { ...n, opType: 'Conv', attrs };
+    if (lowerConv(asConv, x, flipped, bias || undefined, attrs)) return true;
+    out.nodes.push({ ...asConv, inputs: [x, flipped, ...(bias ? [bias] : [])], attrs: { kernel_shape: ints([kh, kw]), ...attrs } });
     return true;
   };
 
