@@ -115,16 +115,17 @@ export class GraphBuilder implements Emitter {
   }
 
   /**
-   * onnxruntime's CPU kernels (and the wasm build's) run X op s, s a single value, about 25x slower when X's
-   * last dimension is 1 (a 1x1 convolution's [O, I, 1, 1] weight: every element its own broadcast span) than
-   * when s has X's rank. So such an s is given X's rank: a constant as its own reshaped copy, a computed
-   * value through one Reshape per value and rank.
+   * onnxruntime's CPU kernels (and the wasm build's) run X op s, s a single value, 5-25x slower when one of
+   * X's dimensions is 1 (a 1x1 convolution's [O, I, 1, 1] weight, a depthwise one's [C, 1, 3, 3]: short
+   * broadcast spans) than when s has X's rank; without such a dimension the scalar is the faster (BENCHMARKS.md).
+   * So there s is given X's rank: a constant as its own reshaped copy, a computed value through one Reshape per
+   * value and rank.
    */
   private rankMatchedScalars(inputs: string[]): string[] {
     const shapes = inputs.map((i) => this.graph.values.get(i)?.shape);
     const rank = Math.max(...shapes.map((s) => s?.length ?? 0));
     const wide = shapes.find((s) => s?.length === rank);
-    if (rank < 2 || !wide || wide[rank - 1] !== 1) return inputs;
+    if (rank < 2 || !wide || !wide.includes(1)) return inputs;
     return inputs.map((v, k) => {
       const s = shapes[k];
       if (!s || s.length >= rank || !s.every((d) => d === 1)) return v;
