@@ -22,8 +22,6 @@ export class GraphBuilder implements Emitter {
   private scopes: string[] = [];
   private constants = new Map<string, string>();
   private reshaped = new Map<string, string>();
-  /** Every value some node reads. */
-  private used = new Set<string>();
   /** Composites with a gradient rule of their own, by the node that gives their output. */
   readonly customGradients = new Map<Node, { inputs: string[]; grad: CustomGrad }>();
 
@@ -94,7 +92,6 @@ export class GraphBuilder implements Emitter {
 
   op(opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): string[] {
     if (ARITHMETIC.has(opType) && inputs.length === 2) inputs = this.rankMatchedScalars(inputs);
-    for (const i of inputs) this.used.add(i);
     const nOut = typeof opts.outputs === 'number' ? opts.outputs : opts.outputs?.length ?? 1;
     const outputs = Array.isArray(opts.outputs) ? opts.outputs : Array.from({ length: nOut }, () => this.fresh(opType));
     const node: Node = {
@@ -119,7 +116,7 @@ export class GraphBuilder implements Emitter {
    * X's dimensions is 1 (a 1x1 convolution's [O, I, 1, 1] weight, a depthwise one's [C, 1, 3, 3]: short
    * broadcast spans) than when s has X's rank; without such a dimension the scalar is the faster (BENCHMARKS.md).
    * So there s is given X's rank: a constant as its own reshaped copy, a computed value through one Reshape per
-   * value and rank.
+   * value and rank. (A scalar constant that no other node reads is left behind: ir.ts dropUnusedConstants.)
    */
   private rankMatchedScalars(inputs: string[]): string[] {
     const shapes = inputs.map((i) => this.graph.values.get(i)?.shape);
@@ -131,26 +128,12 @@ export class GraphBuilder implements Emitter {
       if (!s || s.length >= rank || !s.every((d) => d === 1)) return v;
       const ones = Array<number>(rank).fill(1);
       const t = this.graph.initializers.get(v);
-      if (t) {
-        const c = this.constant(Array.from(t.data as ArrayLike<number | bigint>, Number), t.dtype, ones);
-        this.dropIfUnused(v);
-        return c;
-      }
+      if (t) return this.constant(Array.from(t.data as ArrayLike<number | bigint>, Number), t.dtype, ones);
       const key = `${v}@${rank}`;
       let r = this.reshaped.get(key);
       if (!r) this.reshaped.set(key, (r = this.op1('Reshape', [v, this.constant(ones, 'int64')])));
       return r;
     });
-  }
-
-  /** Forget a small constant no node has read (it was made for an op that now reads another). */
-  private dropIfUnused(v: string): void {
-    if (this.used.has(v)) return;
-    const key = [...this.constants].find(([, name]) => name === v)?.[0];
-    if (key === undefined) return;
-    this.constants.delete(key);
-    this.graph.initializers.delete(v);
-    this.graph.values.delete(v);
   }
 
   op1(opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}, opts: OpOptions = {}): string {

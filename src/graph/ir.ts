@@ -98,3 +98,29 @@ export function nodeCount(g: Graph): number {
   }
   return n;
 }
+
+/** A name GraphBuilder.constant gives (weights and buffers never look like this). */
+const isBuilderConstant = (name: string): boolean => /(^|\/)const_/.test(name);
+
+/** Remove the builder's small constants that no node of `g` or of its subgraphs reads (left over by GraphBuilder's rewrites). */
+export function dropUnusedConstants(g: Graph): Graph {
+  const used = new Set<string>();
+  const read = (h: Graph): void => {
+    for (const o of h.outputs) used.add(o.name);
+    for (const n of h.nodes) {
+      for (const i of n.inputs) used.add(i);
+      for (const a of Object.values(n.attrs)) if (a.kind === 'graph') read(a.value);
+    }
+  };
+  const drop = (h: Graph): void => {
+    for (const name of [...h.initializers.keys()]) {
+      if (used.has(name) || !isBuilderConstant(name) || h.inputs.some((i) => i.name === name)) continue;
+      h.initializers.delete(name);
+      h.values.delete(name);
+    }
+    for (const n of h.nodes) for (const a of Object.values(n.attrs)) if (a.kind === 'graph') drop(a.value);
+  };
+  read(g);
+  drop(g);
+  return g;
+}

@@ -2,7 +2,7 @@
  * The compile stage: a model definition and its training settings become the whole graph set and its
  * signature, once. `build-graphs` writes the set to disk (src/artifacts); the trainer opens sessions on it.
  */
-import type { Graph } from '../graph/ir.js';
+import { dropUnusedConstants, type Graph } from '../graph/ir.js';
 import type { Tensor } from '../graph/tensor.js';
 import * as graphs from './graphs.js';
 import { nchwcBlockSize } from './lowering/block_size.js';
@@ -45,10 +45,10 @@ export function compileGraphSet(settings: GraphSettings): GraphSet {
     signature: compiled.sig,
     graph(name) {
       let g = built.get(name);
-      if (!g) built.set(name, (g = BUILDERS[name](compiled)));
+      if (!g) built.set(name, (g = dropUnusedConstants(BUILDERS[name](compiled))));
       return g;
     },
-    evalWith: (weights) => graphs.buildEvalGraph(compiled, weights),
+    evalWith: (weights) => dropUnusedConstants(graphs.buildEvalGraph(compiled, weights)),
     graphFor(name, device) {
       const block = device === 'cpu' ? nchwcBlockSize() : 0;
       if (!block) return this.graph(name);
