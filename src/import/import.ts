@@ -232,5 +232,15 @@ export function formatImportReport(r: ImportReport): string[] {
     `${r.parameters.length} parameter tensors (${n.toLocaleString('en-US')} values), ${r.buffers.length} buffers; ${r.numClasses} classes` +
       (r.newHead.length ? `; new head: ${r.newHead.join(', ')}` : ''),
   ];
-  return [...lines, ...r.warnings.map((w) => `warning: ${w}`)];
+  return [...lines, `parameters by first name part (for --freeze): ${parameterGroups(r.parameters)}`, ...r.warnings.map((w) => `warning: ${w}`)];
+}
+
+/** 'conv1 1, bn1 2, layer1 12, ...': parameter tensors grouped by the first part of their names, in model order. */
+function parameterGroups(params: ImportReport['parameters']): string {
+  const groups = new Map<string, number>();
+  for (const p of params) {
+    const head = p.name.split('.')[0];
+    groups.set(head, (groups.get(head) ?? 0) + 1);
+  }
+  return [...groups].map(([k, n]) => `${k} ${n}`).join(', ');
 }

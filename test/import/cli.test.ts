@@ -106,6 +106,7 @@ test('import lenet5.onnx writes models/lenet5/; train <folder> --classes auto tr
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /lenet5\.onnx: ops: Conv x2, .*Gemm x3/);
     assert.match(r.stdout, /10 parameter tensors \(61,706 values\), 0 buffers; 10 classes/);
+    assert.match(r.stdout, /parameters by first name part \(for --freeze\): conv1 2, conv2 2, fc1 2, fc2 2, fc3 2\n/);
     assert.match(r.stdout, /wrote models\/lenet5\/ \(checkpoint\.safetensors, .*validation\.onnx\)/);
     const folder = join(dir, 'models', 'lenet5');
     assert.deepEqual(readdirSync(folder).sort(), IMPORT_FILES, 'no temporary folder or file left behind');
