@@ -89,13 +89,16 @@ export function attrString(node: Node, name: string, dflt: string): string {
   return a && a.kind === 'string' ? a.value : dflt;
 }
 
-/** The nodes of `g` and of every subgraph (Loop and If bodies) in it. */
+/** `g` and every graph nested in it (Loop and If bodies), outermost first. */
+export function* graphsIn(g: Graph): Generator<Graph> {
+  yield g;
+  for (const n of g.nodes) for (const a of Object.values(n.attrs)) if (a.kind === 'graph') yield* graphsIn(a.value);
+}
+
+/** The nodes of `g` and of every subgraph in it. */
 export function nodeCount(g: Graph): number {
   let n = 0;
-  for (const node of g.nodes) {
-    n++;
-    for (const a of Object.values(node.attrs)) if (a.kind === 'graph') n += nodeCount(a.value);
-  }
+  for (const h of graphsIn(g)) n += h.nodes.length;
   return n;
 }
 
@@ -105,22 +108,16 @@ const isBuilderConstant = (name: string): boolean => /(^|\/)const_/.test(name);
 /** Remove the builder's small constants that no node of `g` or of its subgraphs reads (left over by GraphBuilder's rewrites). */
 export function dropUnusedConstants(g: Graph): Graph {
   const used = new Set<string>();
-  const read = (h: Graph): void => {
+  for (const h of graphsIn(g)) {
     for (const o of h.outputs) used.add(o.name);
-    for (const n of h.nodes) {
-      for (const i of n.inputs) used.add(i);
-      for (const a of Object.values(n.attrs)) if (a.kind === 'graph') read(a.value);
-    }
-  };
-  const drop = (h: Graph): void => {
+    for (const n of h.nodes) for (const i of n.inputs) used.add(i);
+  }
+  for (const h of graphsIn(g)) {
     for (const name of [...h.initializers.keys()]) {
       if (used.has(name) || !isBuilderConstant(name) || h.inputs.some((i) => i.name === name)) continue;
       h.initializers.delete(name);
       h.values.delete(name);
     }
-    for (const n of h.nodes) for (const a of Object.values(n.attrs)) if (a.kind === 'graph') drop(a.value);
-  };
-  read(g);
-  drop(g);
+  }
   return g;
 }

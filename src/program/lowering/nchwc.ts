@@ -16,7 +16,7 @@
  * ConvTranspose of a gradient becomes the Conv with the flipped kernel it equals, and then blocked.
  * Every other node is kept as it is, Loop bodies lowered the same way.
  */
-import { Graph, attrInt, attrInts, attrString, type Attr, type Node, type ValueInfo } from '../../graph/ir.js';
+import { Graph, attrInt, graphsIn, attrInts, attrString, type Attr, type Node, type ValueInfo } from '../../graph/ir.js';
 import { tensor } from '../../graph/tensor.js';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
@@ -74,22 +74,22 @@ export function lowerToNchwc(g: Graph, block: number, opts: NchwcOptions = {}): 
 }
 
 function collectNames(g: Graph, into: Set<string>): void {
-  for (const v of g.values.keys()) into.add(v);
-  for (const n of g.nodes) {
-    for (const v of [...n.inputs, ...n.outputs]) into.add(v);
-    into.add(n.name);
-    for (const a of Object.values(n.attrs)) if (a.kind === 'graph') collectNames(a.value, into);
+  for (const h of graphsIn(g)) {
+    for (const v of h.values.keys()) into.add(v);
+    for (const n of h.nodes) {
+      for (const v of [...n.inputs, ...n.outputs]) into.add(v);
+      into.add(n.name);
+    }
   }
 }
 
 /** How often each name is read: by nodes (those of nested graphs included, which may read outer values) and as a graph output. */
 function useCounts(g: Graph, into = new Map<string, number>()): Map<string, number> {
   const use = (v: string) => v && into.set(v, (into.get(v) ?? 0) + 1);
-  for (const n of g.nodes) {
-    n.inputs.forEach(use);
-    for (const a of Object.values(n.attrs)) if (a.kind === 'graph') useCounts(a.value, into);
+  for (const h of graphsIn(g)) {
+    for (const n of h.nodes) n.inputs.forEach(use);
+    h.outputs.forEach((o) => use(o.name));
   }
-  g.outputs.forEach((o) => use(o.name));
   return into;
 }
 
