@@ -35,12 +35,15 @@ function trainingGrad(b: Emitter, n: Node, needs: boolean[], dOut: (string | nul
 const invStd = (b: Emitter, variance: string, eps: number): string =>
   b.op1('Reciprocal', [b.op1('Sqrt', [b.op1('Add', [variance, b.constant(Math.fround(eps), b.dtype(variance))])])]);
 
-/** M, the values per channel of X (axis 1), as X's dtype: the element count over C, or a constant where X's shape is known. */
-function valuesPerChannel(b: Emitter, x: string): string {
+/**
+ * M, the values per channel of X (axis 1), as X's dtype: a constant where X's shape is known, else X's element
+ * count over C (a constant, or the size of `stat`, any per-channel [1, C, 1, 1] value).
+ */
+function valuesPerChannel(b: Emitter, x: string, stat: string): string {
   const s = b.shape(x);
   const rest = s.filter((_, i) => i !== 1);
   if (rest.every((d) => typeof d === 'number')) return b.constant((rest as number[]).reduce((p, d) => p * d, 1), b.dtype(x));
-  return b.op1('Div', [sizeOf(b, x), typeof s[1] === 'number' ? b.constant(s[1], b.dtype(x)) : sizeOf(b, b.op1('ReduceMean', [x], { axes: statAxes(s.length), keepdims: 1 }))]);
+  return b.op1('Div', [sizeOf(b, x), typeof s[1] === 'number' ? b.constant(s[1], b.dtype(x)) : sizeOf(b, stat)]);
 }
 
 /**
@@ -69,7 +72,7 @@ function batchStatsGrad(b: Emitter, v: { x: string; xc: string; inv: string; sca
   if (needs[0]) {
     // dX = k dY - (Xc c2 + c1), k = scale inv, c1 = k dB / M, c2 = k inv dscale / M: per-channel factors, 4 full-size ops.
     const spread = spreader(b, x);
-    const count = v.count ?? valuesPerChannel(b, x);
+    const count = v.count ?? valuesPerChannel(b, x, inv);
     const k = v.k ?? b.op1('Mul', [perChannel(b, scale, rank), inv]);
     const kOverM = b.op1('Div', [k, count]);
     const c1 = b.op1('Mul', [kOverM, sumDy]);
@@ -103,7 +106,7 @@ export function batchNormTraining(b: Emitter, x: string, scale: string, bias: st
   const xc = b.op1('Sub', [x, spread(mean)]);
   const variance = b.op1('ReduceMean', [b.op1('Mul', [xc, xc])], { axes, keepdims: 1 });
   const inv = invStd(b, variance, eps);
-  const count = valuesPerChannel(b, x);
+  const count = valuesPerChannel(b, x, inv);
   // Y = Xc k + B with k = scale inv (as PyTorch's CPU kernel: one full-size Mul, not two).
   const k = b.op1('Mul', [perChannel(b, scale, rank), inv]);
   const y = b.op1('Add', [b.op1('Mul', [xc, spread(k)]), spread(perChannel(b, bias, rank))]);
