@@ -104,11 +104,12 @@ export class TrainSessions {
   }
 
   private async open(): Promise<void> {
-    const s = this.settings;
+    const session = (m: EncodedGraph) => createSession(m.bytes, { ...this.settings, nodes: m.nodes });
+    const { trainLoop, trainStep, validation } = this.models;
     [this.trainLoopSession, this.trainStepSession, this.validationSession] = await Promise.all([
-      this.models.trainLoop ? createSession(this.models.trainLoop.bytes, { ...s, nodes: this.models.trainLoop.nodes }) : Promise.resolve(null),
-      this.models.trainStep ? createSession(this.models.trainStep.bytes, { ...s, nodes: this.models.trainStep.nodes }) : Promise.resolve(null),
-      createSession(this.models.validation.bytes, { ...s, nodes: this.models.validation.nodes }),
+      trainLoop ? session(trainLoop) : Promise.resolve(null),
+      trainStep ? session(trainStep) : Promise.resolve(null),
+      session(validation),
     ]);
   }
 
