@@ -16,9 +16,18 @@ export interface RunConfig {
   /**
    * How images are framed (pixels.ts step 3) as the run's training images were: image-folder runs record
    * it; null or absent (runs on the built-in datasets) means pixels.ts defaultFit; absent in an image-folder
-   * run (one older than the field) means 'stretch', as it trained.
+   * run (one older than the field) means 'stretch', as it trained (recordedFit).
    */
   fit?: Fit;
+}
+
+/**
+ * The fit a run's config.json records: its "fit"; in an image-folder run without one (older than the field)
+ * 'stretch', as its images were framed; else undefined (pixels.ts defaultFit). Not checked here.
+ */
+export function recordedFit(config: Record<string, unknown>): Fit | undefined {
+  if (typeof config.dataFolder === 'string') return (config.fit as Fit | null | undefined) ?? 'stretch';
+  return (config.fit as Fit | null | undefined) ?? undefined;
 }
 
 const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
@@ -48,8 +57,7 @@ export function parseRunConfig(value: unknown, source: string): RunConfig {
     }
   }
   if ((norm!.std as number[]).some((s) => !(s > 0))) fail('"normalization.std" values must be positive');
-  // Image-folder runs from before "fit" was recorded trained on stretched images.
-  const fit = v.fit ?? (!('fit' in v) && typeof v.dataFolder === 'string' ? 'stretch' : undefined);
+  const fit = recordedFit(v);
   if (fit !== undefined && !FITS.includes(fit as Fit)) fail(`"fit" must be one of ${FITS.map((f) => `"${f}"`).join(', ')} (or null: the model's default); got ${JSON.stringify(fit)}`);
   return {
     model: typeof v.model === 'string' ? v.model : 'model',

@@ -1,5 +1,6 @@
 import { DEFAULT_VAL_SIZE } from '../data/prepare.js';
 import { isModelName } from '../models/registry.js';
+import { recordedFit } from '../predict/run_config.js';
 import { readJson } from '../util/fsx.js';
 import { runFile } from './run_dir.js';
 import { defaultTrainSettings, type TrainSettings } from './settings.js';
@@ -34,8 +35,7 @@ export async function resumeSettings(dir: string, partial: Partial<TrainSettings
     ...own,
     input: (cfg.input as [number, number, number] | null) ?? undefined,
     normalize: (cfg.normalize as S['normalize'] | null) ?? undefined,
-    // Folder runs from before config.json recorded "fit" were stretched (imageToInput's default then).
-    fit: own.dataFolder ? ((cfg.fit as S['fit'] | null) ?? 'stretch') : undefined,
+    fit: recordedFit(cfg),
     ...base,
     ...(partial.log ? { log: partial.log } : {}),
     ...('progress' in partial ? { progress: partial.progress } : {}),
