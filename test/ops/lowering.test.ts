@@ -22,10 +22,10 @@ test('Conv dW: the formulation chosen for the reference models\' layers', () => 
     ['basic-cnn conv1, 1 ch 28x28', layer(1, 28), 'im2col'],
     ['basic-cnn conv2, 16 ch 14x14', layer(16, 14), 'gathered'],
     ['cifar10-cnn conv1, 3 ch 32x32', layer(3, 32), 'im2col'],
-    ['complex-cnn 32 ch 28x28 (C Ho Wo = 25088, the limit)', layer(32, 28), 'gathered'],
-    ['cifar10-cnn 32 ch 32x32 (C Ho Wo = 32768)', layer(32, 32), 'tapGemms'],
+    ['complex-cnn 32 ch 28x28', layer(32, 28), 'gathered'],
+    ['cifar10-cnn 32 ch 32x32', layer(32, 32), 'gathered'],
     ['complex-cnn 64 ch 14x14', layer(64, 14), 'gathered'],
-    ['64 ch 7x7 (plane under 64)', layer(64, 7), 'tapGemms'],
+    ['64 ch 7x7', layer(64, 7), 'gathered'],
     ['residual shortcut 1x1, 32 ch 14x14', layer(32, 14, 1), 'gathered'],
     ['kernel 5 (25 taps)', layer(32, 28, 5), 'swapped'],
     ['kernel 7, 1 ch', layer(1, 28, 7), 'swapped'],
@@ -36,15 +36,11 @@ test('Conv dW: the formulation chosen for the reference models\' layers', () => 
 
 test('Conv dW: thresholds sit where CONV_GRAD_THRESHOLDS says', () => {
   const T = CONV_GRAD_THRESHOLDS;
-  assert.equal(chooseWeightGrad(layer(T.tapGemmMinChannels - 1, 14)), 'im2col');
-  assert.equal(chooseWeightGrad(layer(T.tapGemmMinChannels, 14)), 'gathered');
+  assert.equal(chooseWeightGrad(layer(T.gatherMinChannels - 1, 14)), 'im2col');
+  assert.equal(chooseWeightGrad(layer(T.gatherMinChannels, 14)), 'gathered');
   const taps = (n: number) => ({ ...layer(1, 28), window: { ...win(1), kernel: [1, n] } });
   assert.equal(chooseWeightGrad(taps(T.im2colMaxTaps)), 'im2col');
   assert.equal(chooseWeightGrad(taps(T.im2colMaxTaps + 1)), 'swapped');
-  assert.equal(chooseWeightGrad({ ...layer(16, 8), outSize: [8, T.gatherMinPlane / 8] }), 'gathered');
-  assert.equal(chooseWeightGrad({ ...layer(16, 8), outSize: [1, T.gatherMinPlane - 1] }), 'tapGemms');
-  assert.equal(chooseWeightGrad({ ...layer(32, 28), outSize: [1, T.gatherMaxTapColumns / 32] }), 'gathered');
-  assert.equal(chooseWeightGrad({ ...layer(32, 28), outSize: [1, T.gatherMaxTapColumns / 32 + 1] }), 'tapGemms');
 });
 
 test('Conv dX: the flipped-kernel Conv only for wide, stride-1, ungrouped, undilated layers', () => {

