@@ -1,5 +1,5 @@
 import type { Node } from '../graph/ir.js';
-import { same } from './shapes.js';
+import { maskedBy, same } from './shapes.js';
 import type { Emitter, RuleTable } from './types.js';
 
 /** A constant input's first element, undefined when the input is absent ('' or missing) or computed. */
@@ -43,7 +43,7 @@ export const dropout: RuleTable = {
       // A training_mode computed at run time: the scale applies only when it is true.
       if (mode === undefined) scale = b.op1('Where', [n.inputs[2], scale, b.constant(1, dt)]);
       const mask = maskOf(b, n);
-      return [b.op1('Where', [mask, b.op1('Mul', [dY!, scale]), b.constant(0, dt)])];
+      return [maskedBy(b, b.op1('Mul', [dY!, scale]), mask)];
     },
   },
 };

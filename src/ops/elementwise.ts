@@ -1,6 +1,6 @@
 import { attrFloat } from '../graph/ir.js';
 import { DTYPE_FROM_ONNX } from '../graph/tensor.js';
-import { broadcast, castTo, same, unbroadcast } from './shapes.js';
+import { broadcast, castTo, maskedBy, same, unbroadcast } from './shapes.js';
 import type { RuleTable } from './types.js';
 
 /** Elementwise arithmetic and activations. Y names the output, dY its gradient. */
@@ -50,8 +50,7 @@ export const elementwise: RuleTable = {
   Relu: {
     infer: same,
     grad: ({ b }, n, [dY]) => {
-      const zero = b.constant(0, b.dtype(n.inputs[0]));
-      return [b.op1('Where', [b.op1('Greater', [n.outputs[0], zero]), dY!, zero])];
+      return [maskedBy(b, dY!, b.op1('Greater', [n.outputs[0], b.constant(0, b.dtype(n.inputs[0]))]))];
     },
   },
   // Y = X if X > 0 else alpha X  =>  dX = dY where X > 0, else alpha dY
@@ -118,14 +117,13 @@ export const elementwise: RuleTable = {
     infer: same,
     grad: ({ b }, n, [dY]) => {
       const x = n.inputs[0];
-      const zero = b.constant(0, b.dtype(x));
       // Opset 6 gave the bounds as attributes.
       const bound = (i: number, attr: string) => n.inputs[i] || (n.attrs[attr] ? b.constant(attrFloat(n, attr, 0), b.dtype(x)) : '');
       const [lo, hi] = [bound(1, 'min'), bound(2, 'max')];
       const inside = [lo ? b.op1('Greater', [x, lo]) : '', hi ? b.op1('Less', [x, hi]) : ''].filter(Boolean);
       if (inside.length === 0) return [dY];
       const mask = inside.length === 2 ? b.op1('And', [inside[0], inside[1]]) : inside[0];
-      return [b.op1('Where', [mask, dY!, zero]), null, null].slice(0, n.inputs.length);
+      return [maskedBy(b, dY!, mask), null, null].slice(0, n.inputs.length);
     },
   },
   // Y = erf X  =>  dX = dY 2/sqrt(pi) e^(-X^2)

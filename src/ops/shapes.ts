@@ -56,6 +56,15 @@ export function castTo(b: Emitter, x: string, dtype: DType): string {
   return b.op1('Cast', [x], { to: ONNX_DTYPE[dtype] });
 }
 
+/**
+ * v where `mask` is true, else 0, as v times the mask cast to v's type: onnxruntime's CPU Where runs ~2.5x
+ * slower than Cast + Mul on a [64, 32, 28, 28] tensor (3.3 vs 2.3 ms, Greater included). Unlike Where, a NaN
+ * or infinite v outside the mask gives NaN, which only a gradient that is already non-finite can carry.
+ */
+export function maskedBy(b: Emitter, v: string, mask: string): string {
+  return b.op1('Mul', [v, castTo(b, mask, b.dtype(v))]);
+}
+
 /** x's shape as an int64 value: a constant where the shape is static, else Shape(x). */
 export function shapeValue(b: Emitter, x: string): string {
   const s = b.info(x).shape;

@@ -25,7 +25,8 @@ test('LeakyRelu (alpha 0.2): gradient matches central differences', async () => 
 test('Relu and LeakyRelu at exactly 0 follow PyTorch: dX = 0 (Relu) and alpha dY (LeakyRelu)', async () => {
   const x = [0, -1, 2, 0, 0.5, -0.5];
   const relu = await runGradients({ inputs: { x: { dims: [6], values: x } }, build: unary('Relu') });
-  assert.deepEqual(relu.grads.x, x.map((v, i) => (v > 0 ? relu.weights[i] : 0)));
+  // g + 0: the masked product gives -0 where dY < 0, which is 0.
+  assert.deepEqual(relu.grads.x.map((g) => g + 0), x.map((v, i) => (v > 0 ? relu.weights[i] : 0)));
   const leaky = await runGradients({ inputs: { x: { dims: [6], values: x } }, build: unary('LeakyRelu', { alpha: float(0.1) }) });
   leaky.grads.x.forEach((g, i) => assert.ok(Math.abs(g - (x[i] > 0 ? 1 : 0.1) * leaky.weights[i]) < 1e-15, `element ${i}`));
 });

@@ -34,8 +34,11 @@ export const CONV_GRAD_THRESHOLDS = {
   im2colMaxTaps: 16,
   /** dW: input channels from which the taps' columns are gathered with N Ho Wo as the inner dimension. */
   gatherMinChannels: 16,
-  /** dW gathered: taps per Gather + Gemm are all, else one kernel row, else one, within this many columns per sample (C Ho Wo a tap). */
-  gatherMaxGroupColumns: 3 * 28 * 28 * 32,
+  /**
+   * dW gathered: taps per Gather + Gemm are all, else one kernel row, else one, within this many columns per
+   * sample (C Ho Wo a tap): 9 taps of 64 channels at 28x28, 115 MB of columns at batch 64.
+   */
+  gatherMaxGroupColumns: 9 * 64 * 28 * 28,
 } as const;
 
 const T = CONV_GRAD_THRESHOLDS;

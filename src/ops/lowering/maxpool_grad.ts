@@ -15,7 +15,7 @@
  * max_pool2d does; tied maxima (Fashion-MNIST's -1 background) get nothing.
  */
 import type { Attr } from '../../graph/ir.js';
-import { castTo, shapeValue } from '../shapes.js';
+import { castTo, maskedBy, shapeValue } from '../shapes.js';
 import type { Emitter } from '../types.js';
 import type { Window } from '../window.js';
 
@@ -83,7 +83,7 @@ function maxGradBlocks(b: Emitter, x: string, dY: string, k: number, [H, W]: num
   const up = (t: string) => b.op1('Resize', [t, '', scales], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
   const tapOf = b.constant(Array.from({ length: H * W }, (_, i) => (Math.floor(i / W) % k) * k + ((i % W) % k)), dt, [1, 1, H, W]);
   const firstUp = up(b.op1('Reshape', [castTo(b, first, 'float32'), shapeValue(b, dY)]));
-  return b.op1('Where', [b.op1('Equal', [firstUp, tapOf]), up(dY), b.constant(0, dt)]);
+  return maskedBy(b, up(dY), b.op1('Equal', [firstUp, tapOf]));
 }
 
 /** dX = dY scattered to the flat positions MaxPool's Indices recorded (summed where windows overlap). */
