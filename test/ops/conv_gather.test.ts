@@ -12,8 +12,8 @@ const cases = [
   { label: 'k3 p1 s1, 16 -> 5 channels, 8x10 (all taps in one Gemm)', x: [3, 16, 8, 10], w: [5, 16, 3, 3], s: 1, p: 1, gemms: 1 },
   { label: 'k3 p0 s2, 20 -> 3 channels, 19x17 (all taps in one Gemm)', x: [2, 20, 19, 17], w: [3, 20, 3, 3], s: 2, p: 0, gemms: 1 },
   { label: 'k2 p1 s1, 16 -> 4 channels, 9x9 (all taps in one Gemm)', x: [2, 16, 9, 9], w: [4, 16, 2, 2], s: 1, p: 1, gemms: 1 },
-  { label: 'k3 p1 s1, 16 -> 3 channels, 84x84 (a Gemm per kernel row)', x: [1, 16, 84, 84], w: [3, 16, 3, 3], s: 1, p: 1, gemms: 3 },
-  { label: 'k3 p1 s1, 16 -> 2 channels, 170x170 (a Gemm per tap)', x: [1, 16, 170, 170], w: [2, 16, 3, 3], s: 1, p: 1, gemms: 9 },
+  { label: 'k3 p1 s1, 16 -> 3 channels, 28x28 (a Gemm per kernel row)', x: [2, 16, 28, 28], w: [3, 16, 3, 3], s: 1, p: 1, gemms: 3 },
+  { label: 'k3 p1 s1, 16 -> 2 channels, 48x48 (a Gemm per tap)', x: [1, 16, 48, 48], w: [2, 16, 3, 3], s: 1, p: 1, gemms: 9 },
   { label: 'k3 p2 s3, 16 -> 2 channels, 11x13 (strided, padded beyond the kernel)', x: [2, 16, 11, 13], w: [2, 16, 3, 3], s: 3, p: 2, gemms: 1 },
 ];
 for (const c of cases) {

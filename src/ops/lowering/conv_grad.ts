@@ -36,9 +36,9 @@ export const CONV_GRAD_THRESHOLDS = {
   gatherMinChannels: 16,
   /**
    * dW gathered: taps per Gather + Gemm are all, else one kernel row, else one, within this many columns per
-   * sample (C Ho Wo a tap): 9 taps of 64 channels at 28x28, 115 MB of columns at batch 64.
+   * sample (C Ho Wo a tap): a kernel row of 32 channels at 32x32, 25 MB of columns at batch 64.
    */
-  gatherMaxGroupColumns: 9 * 64 * 28 * 28,
+  gatherMaxGroupColumns: 3 * 32 * 32 * 32,
 } as const;
 
 const T = CONV_GRAD_THRESHOLDS;
