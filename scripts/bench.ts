@@ -12,7 +12,8 @@
  * Seconds per epoch and samples per second of training each seed model through onnxtrain's TrainSessions
  * (train_loop graph in chunks of 100 steps, as `train` runs), and, when /usr/bin/python3 has torch, the
  * same model, initial weights and batches in PyTorch, plain and with glibc's malloc tunables. Each
- * figure is the median of --repeats timed runs from the same initial state; CPU seconds (all threads)
+ * figure is the median of --repeats timed runs from the same initial state, one run of each side in turn
+ * (ours, PyTorch plain, PyTorch tuned) so that a spell of load on a shared machine hits them alike; CPU seconds (all threads)
  * are printed beside wall seconds because they move far less when others load the machine.
  * See BENCHMARKS.md.
  */
@@ -155,21 +156,24 @@ async function main() {
         const { spinning } = await resolveSpinning(policy, threads);
         const config = `ort threads ${threads ?? `default(${cores})`}, spinning ${policy === 'auto' ? `auto (${spinning ? 'on' : 'off'})` : policy}`;
         console.error(`${model} (${data.source}), ${steps} steps, ${config} ...`);
-        // One timed run of each graph kind in turn, so that a spell of load hits them alike.
+        // One timed run of each graph kind in turn, and of PyTorch plain and tuned (which has no spinning switch:
+        // timed with the first policy only), so that a spell of load hits them all alike.
+        const withTorch = tv !== null && policy === s.spinning[0];
         const timings = s.graphs.map((): Timing[] => []);
+        const torchRuns: { plain: (Timing & { threads: number })[]; tuned: (Timing & { threads: number })[] } = { plain: [], tuned: [] };
         for (let r = 0; r < s.repeats; r++) {
           for (const [k, graphs] of s.graphs.entries()) {
             timings[k].push(await timeOurs({ def, data, weights, indices, batch: BATCH, threads, spinning, repeats: 1, graphs }));
           }
+          if (withTorch) {
+            torchRuns.plain.push(timeTorch(dir, model, threads, 1, false));
+            torchRuns.tuned.push(timeTorch(dir, model, threads, 1, true));
+          }
         }
-        const byKind = s.graphs.map((graphs, k): Row => ({
-          model, config: `${config}, ${graphs} graphs`, steps, stepsPerEpoch,
-          ours: { ...timings[k][0], seconds: timings[k].flatMap((t) => t.seconds), cpuSeconds: timings[k].flatMap((t) => t.cpuSeconds) },
-        }));
-        // PyTorch has no spinning switch: time it once per thread count.
-        if (tv && policy === s.spinning[0]) {
-          const torchPlain = timeTorch(dir, model, threads, s.repeats, false);
-          const torchTuned = timeTorch(dir, model, threads, s.repeats, true);
+        const merged = <T extends Timing>(runs: T[]): T => ({ ...runs[0], seconds: runs.flatMap((t) => t.seconds), cpuSeconds: runs.flatMap((t) => t.cpuSeconds) });
+        const byKind = s.graphs.map((graphs, k): Row => ({ model, config: `${config}, ${graphs} graphs`, steps, stepsPerEpoch, ours: merged(timings[k]) }));
+        if (withTorch) {
+          const [torchPlain, torchTuned] = [merged(torchRuns.plain), merged(torchRuns.tuned)];
           for (const row of byKind) Object.assign(row, { torchPlain, torchTuned, config: `${row.config}; torch threads ${torchTuned.threads}` });
         }
         rows.push(...byKind);
