@@ -176,26 +176,32 @@ function weightGradGathered(b: Emitter, { x, dY, window: w, C, M, inSize: [H, W]
   const [kh, kw] = w.kernel;
   const [sh, sw] = w.strides;
   const [P, taps] = [Ho * Wo, kh * kw];
-  const group = tapsPerGemm(w.kernel, C * P);
   const batchLast = b.op1('Reshape', [b.op1('Transpose', [x], { perm: [1, 2, 3, 0] }), b.constant([C, H * W, -1], 'int64')]);
-  const withZero = b.op1('Pad', [batchLast, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
   const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], { perm: [1, 2, 3, 0] }), b.constant([M, -1], 'int64')]);
+  // [C, group, M]: a Reshape between each Gemm and the Transpose below keeps onnxruntime from fusing the
+  // Transpose into the Gemm, which would make cols the transposed operand again.
+  const product = (cols: string, group: number) => b.op1('Reshape', [
+    b.op1('Gemm', [b.op1('Reshape', [cols, b.constant([C * group, -1], 'int64')]), dYt], { transB: 1 }), b.constant([C, group, M], 'int64'),
+  ]);
   const parts: string[] = [];
-  for (let t0 = 0; t0 < taps; t0 += group) {
-    const src: number[] = [];
-    for (let t = t0; t < t0 + group; t++) {
-      for (let yo = 0; yo < Ho; yo++) {
-        for (let xo = 0; xo < Wo; xo++) {
-          const [y, xx] = [yo * sh + Math.floor(t / kw) - w.pads[0], xo * sw + (t % kw) - w.pads[1]];
-          src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
+  if (taps === 1 && sh === 1 && sw === 1 && H === Ho && W === Wo) {
+    // A pointwise kernel that reads every position once: X itself is the columns.
+    parts.push(product(batchLast, 1));
+  } else {
+    const withZero = b.op1('Pad', [batchLast, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+    const group = tapsPerGemm(w.kernel, C * P);
+    for (let t0 = 0; t0 < taps; t0 += group) {
+      const src: number[] = [];
+      for (let t = t0; t < t0 + group; t++) {
+        for (let yo = 0; yo < Ho; yo++) {
+          for (let xo = 0; xo < Wo; xo++) {
+            const [y, xx] = [yo * sh + Math.floor(t / kw) - w.pads[0], xo * sw + (t % kw) - w.pads[1]];
+            src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
+          }
         }
       }
+      parts.push(product(b.op1('Gather', [withZero, b.constant(src, 'int64', [group, P])], { axis: 1 }), group));
     }
-    const cols = b.op1('Gather', [withZero, b.constant(src, 'int64', [group, P])], { axis: 1 });
-    const dWt = b.op1('Gemm', [b.op1('Reshape', [cols, b.constant([C * group, -1], 'int64')]), dYt], { transB: 1 });
-    // [C, group, M]: a Reshape between Gemm and the Transpose below keeps onnxruntime from fusing the
-    // Transpose into the Gemm, which would make cols the transposed operand again.
-    parts.push(b.op1('Reshape', [dWt, b.constant([C, group, M], 'int64')]));
   }
   const dWct = parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 });
   return b.op1('Reshape', [b.op1('Transpose', [dWct], { perm: [2, 0, 1] }), b.constant([M, C, kh, kw], 'int64')]);
