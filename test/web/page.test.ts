@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { predict } from '../../src/predict/predict.js';
 import { exportWeb } from '../../src/web/export.js';
 import { serve, type Server } from '../../src/web/serve.js';
-import { launchChromium } from '../helpers/browser.js';
+import { servePage, type ServedPage } from '../helpers/served_page.js';
 import { makeRunFixture, writeTestImage } from '../helpers/run_fixture.js';
 import { hugePngHeader } from '../predict/huge_png.js';
 import { trouserPhoto } from '../predict/trouser_photo.js';
@@ -20,23 +20,22 @@ const fixture = await makeRunFixture();
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-page-'));
 let browser: Browser;
 let server: Server;
+let site: ServedPage | undefined;
 let page: Page;
 let out: string;
 const cleanup: string[] = [];
 
 before(async () => {
   await mkdir(ARTIFACTS, { recursive: true });
-  out = (await exportWeb({ run: fixture.dir })).out;
-  server = await serve({ dir: out, port: 0 });
-  browser = await launchChromium();
+  site = await servePage({ run: fixture.dir });
+  ({ out, server, browser } = site);
   page = await browser.newPage({ viewport: { width: 1100, height: 820 } });
   await page.goto(server.url);
   await page.waitForFunction(() => window.__pageState?.status !== 'loading', null, { timeout: 45_000 });
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await site?.close();
   for (const dir of [fixture.dir, tmp, ...cleanup]) await rm(dir, { recursive: true, force: true });
 });
 

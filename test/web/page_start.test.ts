@@ -5,9 +5,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { predict } from '../../src/predict/predict.js';
-import { exportWeb } from '../../src/web/export.js';
-import { serve, type Server } from '../../src/web/serve.js';
-import { launchChromium } from '../helpers/browser.js';
+import type { Server } from '../../src/web/serve.js';
+import { servePage, type ServedPage } from '../helpers/served_page.js';
 import { makeRunFixture } from '../helpers/run_fixture.js';
 import { dropFiles } from './page_helpers.js';
 
@@ -17,17 +16,16 @@ const fixture = await makeRunFixture({ seed: 3 });
 let out: string;
 let browser: Browser;
 let server: Server;
+let site: ServedPage | undefined;
 
 before(async () => {
-  out = (await exportWeb({ run: fixture.dir, compress: false })).out;
   // Serve the run folder, so the page lives at /web/.
-  server = await serve({ dir: fixture.dir, port: 0 });
-  browser = await launchChromium();
+  site = await servePage({ run: fixture.dir, compress: false }, fixture.dir);
+  ({ out, server, browser } = site);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await site?.close();
   await rm(fixture.dir, { recursive: true, force: true });
 });
 

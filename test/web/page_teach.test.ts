@@ -17,10 +17,11 @@ import { serve, type Server } from '../../src/web/serve.js';
 import { PAGE_MACS_PER_SECOND, PAGE_SECONDS_PER_100_STEPS, SPARE_BIAS, stepMacsPerImage } from '../../src/web/trainable.js';
 import { buildModelDef } from '../../src/models/registry.js';
 import { launchChromium } from '../helpers/browser.js';
+import { CLI, cliOk } from '../helpers/cli.js';
+import { servePage, type ServedPage } from '../helpers/served_page.js';
 
 // A trainable page from a real (tiny) run: examples added through the UI, training in the page's worker
 // compared step by step with the same train_step graph in onnxruntime-node, Stop, Reset, Download.
-const CLI = path.join(process.cwd(), 'dist/src/cli/bin.js');
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz') || existsSync('data/fashion-mnist/train-images-idx3-ubyte.gz');
 const skip = HAVE_DATA ? false : 'apt-get install dataset-fashion-mnist';
 const root = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-teach-'));
@@ -28,23 +29,18 @@ const run = path.join(root, 'run');
 let web = '';
 let browser: Browser;
 let server: Server;
-const cli = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout + r.stderr;
-};
+let site: ServedPage | undefined;
+const cli = cliOk;
 
 before(async () => {
   if (!HAVE_DATA) return;
   cli('train', 'basic-cnn', '--epochs', '1', '--limit', '600', '--out', run);
-  web = (await exportWeb({ run, out: path.join(root, 'web'), trainable: { replay: 100 }, compress: false })).out;
-  server = await serve({ dir: web, port: 0 });
-  browser = await launchChromium();
+  site = await servePage({ run, out: path.join(root, 'web'), trainable: { replay: 100 }, compress: false });
+  ({ out: web, server, browser } = site);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await site?.close();
   await rm(root, { recursive: true, force: true });
 });
 

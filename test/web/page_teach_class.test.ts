@@ -11,9 +11,9 @@ import sharp from 'sharp';
 import { loadDataset } from '../../src/data/datasets.js';
 import { Rng } from '../../src/data/rng.js';
 import { predict } from '../../src/predict/predict.js';
-import { exportWeb } from '../../src/web/export.js';
-import { serve, type Server } from '../../src/web/serve.js';
-import { launchChromium } from '../helpers/browser.js';
+import type { Server } from '../../src/web/serve.js';
+import { cliOk } from '../helpers/cli.js';
+import { servePage, type ServedPage } from '../helpers/served_page.js';
 import { buildModelDef } from '../../src/models/registry.js';
 import { fixtureBatch, MAKE_FIXTURES } from '../helpers/fixture_values.js';
 import { dropFiles } from './page_helpers.js';
@@ -22,7 +22,6 @@ import { dropFiles } from './page_helpers.js';
 // drawings (an "X", which no clothing class looks like), wins on >= 8 of 10 new drawings of it, and loses
 // < 2 points of test accuracy on the original classes (1000 fixed test images, through the downloaded
 // model.onnx in onnxruntime-node, the new class counted among the answers).
-const CLI = path.join(process.cwd(), 'dist/src/cli/bin.js');
 const HAVE_DATA = existsSync('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz') || existsSync('data/fashion-mnist/t10k-images-idx3-ubyte.gz');
 const skip = HAVE_DATA ? false : 'apt-get install dataset-fashion-mnist';
 const root = await mkdtemp(path.join(os.tmpdir(), 'onnxtrain-teach-class-'));
@@ -31,11 +30,8 @@ const PYTHON = '/usr/bin/python3';
 const noTorch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status !== 0;
 let browser: Browser;
 let server: Server;
-const cli = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout + r.stderr;
-};
+let site: ServedPage | undefined;
+const cli = cliOk;
 
 /** A hand-drawn-looking "X": two strokes with jittered ends and width, light on dark as Fashion-MNIST is. */
 async function drawX(rng: Rng, file: string): Promise<void> {
@@ -63,14 +59,12 @@ async function drawX(rng: Rng, file: string): Promise<void> {
 before(async () => {
   if (!HAVE_DATA) return;
   cli('train', 'basic-cnn', '--epochs', '2', '--limit', '6000', '--out', run);
-  const web = (await exportWeb({ run, out: path.join(root, 'web'), trainable: true, compress: false })).out;
-  server = await serve({ dir: web, port: 0 });
-  browser = await launchChromium();
+  site = await servePage({ run, out: path.join(root, 'web'), trainable: true, compress: false });
+  ({ server, browser } = site);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await site?.close();
   await rm(root, { recursive: true, force: true });
 });
 

@@ -6,9 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, FileChooser, Page } from 'playwright-core';
 import { predict } from '../../src/predict/predict.js';
-import { exportWeb } from '../../src/web/export.js';
-import { serve, type Server } from '../../src/web/serve.js';
-import { launchChromium } from '../helpers/browser.js';
+import type { Server } from '../../src/web/serve.js';
+import { servePage, type ServedPage } from '../helpers/served_page.js';
 import { makeRunFixture, writeTestImage } from '../helpers/run_fixture.js';
 
 // The page as people use it: on a phone, by keyboard, with a screen reader, with the model's own samples.
@@ -24,15 +23,15 @@ const samples = [
 await writeFile(path.join(fixture.dir, 'results.json'), JSON.stringify({ test: { acc: 0.8912, loss: 0.3 } }));
 let browser: Browser;
 let server: Server;
+let site: ServedPage | undefined;
 
 before(async () => {
-  server = await serve({ dir: (await exportWeb({ run: fixture.dir, compress: false })).out, port: 0 });
-  browser = await launchChromium();
+  site = await servePage({ run: fixture.dir, compress: false });
+  ({ server, browser } = site);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await site?.close();
   for (const dir of [fixture.dir, tmp]) await rm(dir, { recursive: true, force: true });
 });
 
