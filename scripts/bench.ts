@@ -93,7 +93,10 @@ function torchVersion(): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function timeTorch(dir: string, model: ModelName, threads: number | undefined, repeats: number, tuned: boolean): Timing & { threads: number } {
+/** PyTorch's timing, with the thread count it ran on. */
+type TorchTiming = Timing & { threads: number };
+
+function timeTorch(dir: string, model: ModelName, threads: number | undefined, repeats: number, tuned: boolean): TorchTiming {
   const env = { ...process.env };
   if (tuned) env.GLIBC_TUNABLES = TUNABLES;
   else delete env.GLIBC_TUNABLES;
@@ -112,8 +115,8 @@ interface Row {
   steps: number;
   stepsPerEpoch: number;
   ours: Timing;
-  torchPlain?: Timing & { threads: number };
-  torchTuned?: Timing & { threads: number };
+  torchPlain?: TorchTiming;
+  torchTuned?: TorchTiming;
 }
 
 const perEpoch = (t: Timing, stepsPerEpoch: number) => (median(t.seconds) / t.steps) * stepsPerEpoch;
@@ -160,7 +163,7 @@ async function main() {
         // timed with the first policy only), so that a spell of load hits them all alike.
         const withTorch = tv !== null && policy === s.spinning[0];
         const timings = s.graphs.map((): Timing[] => []);
-        const torchRuns: { plain: (Timing & { threads: number })[]; tuned: (Timing & { threads: number })[] } = { plain: [], tuned: [] };
+        const torchRuns: { plain: TorchTiming[]; tuned: TorchTiming[] } = { plain: [], tuned: [] };
         for (let r = 0; r < s.repeats; r++) {
           for (const [k, graphs] of s.graphs.entries()) {
             timings[k].push(await timeOurs({ def, data, weights, indices, batch: BATCH, threads, spinning, repeats: 1, graphs }));

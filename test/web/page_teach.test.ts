@@ -17,7 +17,7 @@ import { serve, type Server } from '../../src/web/serve.js';
 import { PAGE_MACS_PER_SECOND, PAGE_SECONDS_PER_100_STEPS, SPARE_BIAS, stepMacsPerImage } from '../../src/web/trainable.js';
 import { buildModelDef } from '../../src/models/registry.js';
 import { launchChromium } from '../helpers/browser.js';
-import { CLI, cliOk } from '../helpers/cli.js';
+import { CLI, cliOk as cli } from '../helpers/cli.js';
 import { servePage, type ServedPage } from '../helpers/served_page.js';
 
 // A trainable page from a real (tiny) run: examples added through the UI, training in the page's worker
@@ -30,7 +30,6 @@ let web = '';
 let browser: Browser;
 let server: Server;
 let site: ServedPage | undefined;
-const cli = cliOk;
 
 before(async () => {
   if (!HAVE_DATA) return;

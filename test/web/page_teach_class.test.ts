@@ -12,7 +12,7 @@ import { loadDataset } from '../../src/data/datasets.js';
 import { Rng } from '../../src/data/rng.js';
 import { predict } from '../../src/predict/predict.js';
 import type { Server } from '../../src/web/serve.js';
-import { cliOk } from '../helpers/cli.js';
+import { cliOk as cli } from '../helpers/cli.js';
 import { servePage, type ServedPage } from '../helpers/served_page.js';
 import { buildModelDef } from '../../src/models/registry.js';
 import { fixtureBatch, MAKE_FIXTURES } from '../helpers/fixture_values.js';
@@ -31,7 +31,6 @@ const noTorch = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).
 let browser: Browser;
 let server: Server;
 let site: ServedPage | undefined;
-const cli = cliOk;
 
 /** A hand-drawn-looking "X": two strokes with jittered ends and width, light on dark as Fashion-MNIST is. */
 async function drawX(rng: Rng, file: string): Promise<void> {

@@ -52,7 +52,7 @@ export function chooseInputGrad({ window: w, C, group }: Pick<ConvGradProblem, '
   return fits && C >= T.flippedMinChannels ? 'flipped' : 'transposed';
 }
 
-/** dW of one group: by kernel taps, input channels and output plane (dilated kernels: swapped, the one that handles them). */
+/** dW of one group: by kernel taps and input channels (dilated kernels: swapped, the one that handles them). */
 export function chooseWeightGrad({ window: w, C }: Pick<ConvGradProblem, 'window' | 'C'>): WeightGradFormulation {
   if (w.kernel[0] * w.kernel[1] > T.im2colMaxTaps || w.dilations.some((d) => d !== 1)) return 'swapped';
   return C < T.gatherMinChannels ? 'im2col' : 'gathered';

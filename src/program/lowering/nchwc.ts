@@ -16,7 +16,7 @@
  * ConvTranspose of a gradient becomes the Conv with the flipped kernel it equals, and then blocked.
  * Every other node is kept as it is, Loop bodies lowered the same way.
  */
-import { Graph, attrInt, graphsIn, attrInts, attrString, type Attr, type Node, type ValueInfo } from '../../graph/ir.js';
+import { Graph, attrInt, attrInts, attrString, graphsIn, type Attr, type Node, type ValueInfo } from '../../graph/ir.js';
 import { tensor } from '../../graph/tensor.js';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
