@@ -35,10 +35,11 @@ export const CONV_GRAD_THRESHOLDS = {
   /** dW: input channels from which the taps' columns are gathered with N Ho Wo as the inner dimension. */
   gatherMinChannels: 16,
   /**
-   * dW gathered: taps per Gather + Gemm are all, else one kernel row, else one, within this many columns per
-   * sample (C Ho Wo a tap): a kernel row of 32 channels at 32x32, 25 MB of columns at batch 64.
+   * dW gathered: the columns of one Gather + Gemm are one output row's taps of one kernel row, or of one tap
+   * where a kernel row's would exceed this many per sample (C kw Wo): 32 channels of a 32-wide row, 786 KB
+   * at batch 64, which stays in a core's L2 cache between the Gather that writes it and the Gemm that reads it.
    */
-  gatherMaxGroupColumns: 3 * 32 * 32 * 32,
+  gatherMaxChunkColumns: 3 * 32 * 32,
 } as const;
 
 const T = CONV_GRAD_THRESHOLDS;
@@ -160,51 +161,50 @@ function padSpatial(b: Emitter, x: string, w: Window): string {
   return pt || pl || pb || pr ? b.op1('Pad', [x, b.constant([0, 0, pt, pl, 0, 0, pb, pr], 'int64')]) : x;
 }
 
-/** Taps per Gather + Gemm in weightGradGathered: all of them, else one kernel row, else one. */
-function tapsPerGemm([kh, kw]: number[], tapColumns: number): number {
-  const max = T.gatherMaxGroupColumns;
-  return kh * kw * tapColumns <= max ? kh * kw : kw * tapColumns <= max ? kw : 1;
-}
-
 /**
- * dW^T[(c, t), m] = cols[(c, t), (p, n)] . dY^T[m, (p, n)]^T with cols[c, t, p, n] = X[n, c] at tap t of
- * output position p, gathered from X laid out [C, H W + 1, N] (batch innermost, a zero row for the
- * padding), a group of taps per Gather and Gemm. Each Gather copies runs of N values, and the Gemm's
- * large operand (cols) is its untransposed A: MLAS packs only the small dY.
+ * dW^T[(c, t), m] = sum over output rows r of cols_r[(c, t), (x, n)] . dY^T_r[m, (x, n)]^T, with cols_r[c, t, x, n]
+ * = X[n, c] at tap t of output position (r, x), gathered from X laid out [C, H W + 1, N] (batch innermost, a
+ * zero row for the padding). One Gather + Gemm per output row and kernel row of taps, the Gemms accumulating
+ * through their C input: each chunk of columns is written and read while it is in cache, and the large
+ * operand (cols) is the Gemm's untransposed A, so MLAS packs only the small dY rows.
  */
 function weightGradGathered(b: Emitter, { x, dY, window: w, C, M, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
   const [kh, kw] = w.kernel;
   const [sh, sw] = w.strides;
-  const [P, taps] = [Ho * Wo, kh * kw];
   const batchLast = b.op1('Reshape', [b.op1('Transpose', [x], { perm: [1, 2, 3, 0] }), b.constant([C, H * W, -1], 'int64')]);
-  const dYt = b.op1('Reshape', [b.op1('Transpose', [dY], { perm: [1, 2, 3, 0] }), b.constant([M, -1], 'int64')]);
-  // [C, group, M]: a Reshape between each Gemm and the Transpose below keeps onnxruntime from fusing the
+  const dYt = b.op1('Transpose', [dY], { perm: [1, 2, 3, 0] });
+  // [C, taps, M]: a Reshape between the last Gemm and the Transpose below keeps onnxruntime from fusing the
   // Transpose into the Gemm, which would make cols the transposed operand again.
-  const product = (cols: string, group: number) => b.op1('Reshape', [
-    b.op1('Gemm', [b.op1('Reshape', [cols, b.constant([C * group, -1], 'int64')]), dYt], { transB: 1 }), b.constant([C, group, M], 'int64'),
-  ]);
-  const parts: string[] = [];
-  if (taps === 1 && sh === 1 && sw === 1 && H === Ho && W === Wo) {
+  const toDW = (dWct: string) => b.op1('Reshape', [b.op1('Transpose', [dWct], { perm: [2, 0, 1] }), b.constant([M, C, kh, kw], 'int64')]);
+  if (kh * kw === 1 && sh === 1 && sw === 1 && H === Ho && W === Wo) {
     // A pointwise kernel that reads every position once: X itself is the columns.
-    parts.push(product(batchLast, 1));
-  } else {
-    const withZero = b.op1('Pad', [batchLast, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
-    const group = tapsPerGemm(w.kernel, C * P);
-    for (let t0 = 0; t0 < taps; t0 += group) {
+    const dWct = b.op1('Gemm', [b.op1('Reshape', [batchLast, b.constant([C, -1], 'int64')]), b.op1('Reshape', [dYt, b.constant([M, -1], 'int64')])], { transB: 1 });
+    return toDW(b.op1('Reshape', [dWct, b.constant([C, 1, M], 'int64')]));
+  }
+  const withZero = b.op1('Pad', [batchLast, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+  const flat = b.constant([M, -1], 'int64');
+  const dYrows = b.op('Split', [b.op1('Reshape', [dYt, b.constant([M, Ho, -1], 'int64')]), b.constant(new Array<number>(Ho).fill(1), 'int64')], { axis: 1 }, { outputs: Ho })
+    .map((r) => b.op1('Reshape', [r, flat]));
+  const group = C * kw * Wo <= T.gatherMaxChunkColumns ? kw : 1;
+  const parts: string[] = [];
+  for (let t0 = 0; t0 < kh * kw; t0 += group) {
+    let acc = '';
+    for (let yo = 0; yo < Ho; yo++) {
       const src: number[] = [];
       for (let t = t0; t < t0 + group; t++) {
-        for (let yo = 0; yo < Ho; yo++) {
-          for (let xo = 0; xo < Wo; xo++) {
-            const [y, xx] = [yo * sh + Math.floor(t / kw) - w.pads[0], xo * sw + (t % kw) - w.pads[1]];
-            src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
-          }
+        const y = yo * sh + Math.floor(t / kw) - w.pads[0];
+        for (let xo = 0; xo < Wo; xo++) {
+          const xx = xo * sw + (t % kw) - w.pads[1];
+          src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
         }
       }
-      parts.push(product(b.op1('Gather', [withZero, b.constant(src, 'int64', [group, P])], { axis: 1 }), group));
+      if (src.every((i) => i === H * W)) continue; // every tap of this row reads padding
+      const cols = b.op1('Reshape', [b.op1('Gather', [withZero, b.constant(src, 'int64', [group, Wo])], { axis: 1 }), b.constant([C * group, -1], 'int64')]);
+      acc = b.op1('Gemm', acc ? [cols, dYrows[yo], acc] : [cols, dYrows[yo]], { transB: 1 });
     }
+    parts.push(acc ? b.op1('Reshape', [acc, b.constant([C, group, M], 'int64')]) : b.constant(new Array<number>(C * group * M).fill(0), b.dtype(x), [C, group, M]));
   }
-  const dWct = parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 });
-  return b.op1('Reshape', [b.op1('Transpose', [dWct], { perm: [2, 0, 1] }), b.constant([M, C, kh, kw], 'int64')]);
+  return toDW(parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 }));
 }
 
 /** dW = sum_n dY_n [M, P] . cols_n^T [P, C kh kw]: cols gathers, per tap, the strided input window. */
