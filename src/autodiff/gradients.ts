@@ -2,10 +2,13 @@ import type { GraphBuilder } from '../graph/builder.js';
 import type { Node } from '../graph/ir.js';
 import * as names from '../graph/names.js';
 import { ruleFor } from '../ops/index.js';
+import type { GradTarget } from '../ops/types.js';
 
 export interface GradientOptions {
   /** Name each gradient; default names.grad(param). */
   gradName?: (param: string) => string;
+  /** Where the graph will run (ops/types.ts); default 'portable'. */
+  target?: GradTarget;
 }
 
 /** An op on the path from the parameters to the loss has no gradient rule: names the op and the node. */
@@ -26,6 +29,7 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
   const g = b.graph;
   const forward = [...g.nodes];
   const gradName = opts.gradName ?? names.grad;
+  const target = opts.target ?? 'portable';
 
   // Values that depend on some wrt ...
   const fromWrt = new Set(wrt);
@@ -71,7 +75,7 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
       const custom = b.customGradients.get(n);
       if (custom) {
         const wants = custom.inputs.map(active);
-        const dIn = b.scope('composite', () => custom.grad({ b, needs: wants }, dOut[0]!));
+        const dIn = b.scope('composite', () => custom.grad({ b, needs: wants, target }, dOut[0]!));
         dIn.forEach((d, i) => {
           if (d && wants[i]) {
             b.refine(d, b.info(custom.inputs[i]).shape);
@@ -85,7 +89,7 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
         const which = n.inputs.filter((_, i) => needs[i]).join(', ');
         throw new MissingGradientError(n, which);
       }
-      const dIn = b.scope(n.opType, () => rule.grad!({ b, needs }, n, dOut));
+      const dIn = b.scope(n.opType, () => rule.grad!({ b, needs, target }, n, dOut));
       dIn.forEach((d, i) => {
         if (d && needs[i]) {
           // A gradient has its value's shape, whatever the rule's ops let the builder infer.

@@ -18,10 +18,10 @@ export const conv: RuleTable = {
       const w = windowOf(n, x.slice(2), wt.slice(2));
       return [{ dtype: ins[0]!.dtype, shape: [x[0], wt[0], ...windowOutput(w, x.slice(2))] }];
     },
-    grad: ({ b, needs }, n, [dY]) => {
+    grad: ({ b, needs, target }, n, [dY]) => {
       const p = convProblem(b, n, dY!);
       const dX = needs[0] ? convInputGrad(b, p) : null;
-      const dW = needs[1] ? convWeightGrad(b, p) : null;
+      const dW = needs[1] ? convWeightGrad(b, p, target) : null;
       const bias = n.inputs[2];
       const dB = bias && needs[2] ? b.op1('ReduceSum', [dY!, b.constant([0, 2, 3], 'int64')], { keepdims: 0 }) : null;
       return bias ? [dX, dW, dB] : [dX, dW];
@@ -53,7 +53,7 @@ export const conv: RuleTable = {
     // groups, W read as Conv's [M = C_in, C = C_out / group, kh, kw]:
     //   dX = Conv(dY, W)            dW = the Conv weight gradient with dY as the input and X as the output's gradient
     //   dB[c] = sum over n, h, w of dY[n, c]
-    grad: ({ b, needs }, n, [dY]) => {
+    grad: ({ b, needs, target }, n, [dY]) => {
       const [x, wt, bias] = n.inputs;
       const xs = b.shape(x);
       const ws = b.shape(wt);
@@ -72,7 +72,7 @@ export const conv: RuleTable = {
       }) : null;
       // The Conv this op is the transpose of has input dY and output gradient X.
       const adjoint = { x: dY!, w: wt, dY: x, window, C, M: M / group, group, inSize: [Hy, Wy], outSize: [Hx, Wx] };
-      const dW = needs[1] ? convWeightGrad(b, adjoint) : null;
+      const dW = needs[1] ? convWeightGrad(b, adjoint, target) : null;
       const dB = bias && needs[2] ? b.op1('ReduceSum', [dY!, b.constant([0, 2, 3], 'int64')], { keepdims: 0 }) : null;
       return bias ? [dX, dW, dB] : [dX, dW];
     },

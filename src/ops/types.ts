@@ -39,7 +39,16 @@ export interface GradContext {
   b: Emitter;
   /** needs[i]: input i of the node wants a gradient. Rules may return null for the others. */
   needs: boolean[];
+  /** Where the graph will run; default 'portable'. */
+  target?: GradTarget;
 }
+
+/**
+ * 'portable': the graph any onnxruntime runs (the artifacts, webgpu, the page). 'cpu': a graph for
+ * onnxruntime's CPU provider alone (GraphSet.graphFor(name, 'cpu')): rules may then emit formulations that
+ * are faster there and poor elsewhere, such as many small cache-sized nodes.
+ */
+export type GradTarget = 'portable' | 'cpu';
 
 /**
  * One entry of the op table: how an op's outputs look (shape inference for the builder) and, beside it,

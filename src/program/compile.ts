@@ -22,7 +22,8 @@ export interface GraphSet {
   /**
    * The graph as a session on `device` runs it: the portable graph, lowered for the device where a
    * lowering exists (the device lowerings live in src/program/lowering). The artifacts stay portable.
-   * 'cpu': convolutions on onnxruntime's NCHWc kernels where the machine has them (lowering/nchwc.ts).
+   * 'cpu': where the machine has onnxruntime's NCHWc kernels, the gradients built for the CPU (GradTarget)
+   * and the convolutions moved onto those kernels (lowering/nchwc.ts).
    */
   graphFor(name: GraphName, device: string): Graph;
 }
@@ -53,7 +54,7 @@ export function compileGraphSet(settings: GraphSettings): GraphSet {
       const block = device === 'cpu' ? nchwcBlockSize() : 0;
       if (!block) return this.graph(name);
       let g = lowered.get(name);
-      if (!g) lowered.set(name, (g = lowerToNchwc(this.graph(name), block)));
+      if (!g) lowered.set(name, (g = lowerToNchwc(dropUnusedConstants(BUILDERS[name]({ ...compiled, target: 'cpu' })), block)));
       return g;
     },
   };

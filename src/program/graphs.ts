@@ -6,6 +6,7 @@ import * as names from '../graph/names.js';
 import type { Tensor } from '../graph/tensor.js';
 import { emitForward, imageShape } from '../models/forward.js';
 import type { ParamSpec, ValueSource } from '../nn/context.js';
+import type { GradTarget } from '../ops/types.js';
 import { emitLossAndCorrect } from '../nn/loss.js';
 import { buildOptimizerGraph, buildOptimizerStep } from '../optim/index.js';
 import { stateSpecs, type GraphSettings, type ModelSignature } from './signature.js';
@@ -14,6 +15,8 @@ import { stateSpecs, type GraphSettings, type ModelSignature } from './signature
 export interface Compiled {
   settings: GraphSettings;
   sig: ModelSignature;
+  /** Where the gradients will run (ops/types.ts); default 'portable'. */
+  target?: GradTarget;
 }
 
 /** Declare inputs in contract order: frozen params, buffers, noise. */
@@ -41,7 +44,7 @@ function outputBufferUpdates(b: GraphBuilder, buffers: ParamSpec[], updates: Map
  * Out: loss [] f32, logits [N,K] f32, one gradient per trainable param (`<param>.grad`, in order),
  *      correct [] i64, updated buffers (`<buffer>.new`)...
  */
-export function buildTrainingGraph({ settings: s, sig }: Compiled): Graph {
+export function buildTrainingGraph({ settings: s, sig, target }: Compiled): Graph {
   const b = new GraphBuilder('training');
   const x = b.input(names.INPUT, 'float32', imageShape(s.def));
   const y = b.input(names.LABELS, 'int64', ['N']);
@@ -49,7 +52,7 @@ export function buildTrainingGraph({ settings: s, sig }: Compiled): Graph {
   declareRest(b, sig, true);
   const { ctx, logits } = emitForward(b, s.def, 'train', x, { frozen: new Set(s.frozen ?? []), source: inputSource, logitsName: names.LOGITS });
   const { loss, correct } = emitLossAndCorrect(b, { logits, labels: y, lossName: names.LOSS, correctName: names.CORRECT });
-  const grads = buildGradients(b, loss, sig.trainable.map((p) => p.name));
+  const grads = buildGradients(b, loss, sig.trainable.map((p) => p.name), { target });
   b.output(loss);
   b.output(logits);
   grads.forEach((g) => b.output(g));
@@ -105,11 +108,11 @@ interface StepWiring {
 }
 
 /** Forward, gradients and optimizer update on values already in `b`. */
-function emitStep(b: GraphBuilder, { settings: s, sig }: Compiled, x: string, y: string, w: StepWiring) {
+function emitStep(b: GraphBuilder, { settings: s, sig, target }: Compiled, x: string, y: string, w: StepWiring) {
   const { ctx, logits } = emitForward(b, s.def, 'train', x, { frozen: new Set(s.frozen ?? []), source: w.source });
   const { loss, correct } = emitLossAndCorrect(b, { logits, labels: y, lossName: w.lossName, correctName: w.correctName });
   const params = sig.trainable.map(w.param);
-  const grads = buildGradients(b, loss, params, { gradName: (p) => b.fresh(`${p}.grad`) });
+  const grads = buildGradients(b, loss, params, { gradName: (p) => b.fresh(`${p}.grad`), target });
   const opt = buildOptimizerStep(b, s.optimizer, {
     learningRate: w.lr,
     step: w.step,

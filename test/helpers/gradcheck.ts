@@ -3,6 +3,7 @@ import { GraphBuilder } from '../../src/graph/builder.js';
 import type { DType } from '../../src/graph/tensor.js';
 import { buildGradients } from '../../src/autodiff/gradients.js';
 import { encodeModel } from '../../src/onnx/model.js';
+import type { GradTarget } from '../../src/ops/types.js';
 import { seeded } from './seeded.js';
 
 /** One graph input of the op under test. */
@@ -31,6 +32,8 @@ export interface GradcheckSettings {
   rtol?: number;
   /** Seed of the loss weights R. Default 1. */
   seed?: number;
+  /** The gradients' target (ops/types.ts). Default 'portable'. */
+  target?: GradTarget;
 }
 
 export interface GradcheckRun {
@@ -101,7 +104,7 @@ export async function runGradients(s: GradcheckSettings): Promise<GradcheckRun> 
   const out = b.op1('Identity', [y], {}, { outputs: [OUT] });
   const loss = b.op1('ReduceSum', [b.op1('Mul', [out, R])], { keepdims: 0 }, { outputs: [LOSS] });
   const nForward = b.graph.nodes.length;
-  const grads = buildGradients(b, loss, wrt);
+  const grads = buildGradients(b, loss, wrt, { target: s.target });
   b.output(loss);
   b.output(out);
   grads.forEach((g) => b.output(g));

@@ -184,8 +184,12 @@ describe('lowered graphs compute what the portable ones compute', { skip }, () =
         const change = (v: Float32Array) => v.map((x, i) => x - w0[i]);
         assertNear(`${p} after 2 steps`, change(data(twoC.params.get(p)!)), change(data(t)), 1e-2);
       }
-      const blocked = allNodes(compileGraphSet({ def: c.def, optimizer: defaultOptimizerSettings('adam') }).graphFor('train_loop', 'cpu'));
+      const set = compileGraphSet({ def: c.def, optimizer: defaultOptimizerSettings('adam') });
+      const blocked = allNodes(set.graphFor('train_loop', 'cpu'));
       assert.ok(blocked.some((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv'), 'the CPU graph has blocked convolutions');
+      // Its weight gradients gather by output rows (GradTarget 'cpu'); the portable graph's do not.
+      const gemms = (nodes: Graph['nodes']) => nodes.filter((n) => n.opType === 'Gemm' && n.name.includes('grad/Conv')).length;
+      assert.ok(gemms(blocked) > 4 * gemms(allNodes(set.graph('train_loop'))), `dW Gemms: cpu ${gemms(blocked)}, portable ${gemms(allNodes(set.graph('train_loop')))}`);
     });
   }
 });

@@ -4,7 +4,7 @@
  * measured fastest on onnxruntime's CPU provider (BENCHMARKS.md, "Why the gradient lowerings are chosen
  * as they are").
  */
-import type { Emitter } from '../types.js';
+import type { Emitter, GradTarget } from '../types.js';
 import type { Window } from '../window.js';
 
 /** One Conv gradient: X [N, group C, H, W] and W [group M, C, kh, kw] gave Y [N, group M, Ho, Wo]. */
@@ -24,7 +24,7 @@ export interface ConvGradProblem {
 }
 
 export type InputGradFormulation = 'transposed' | 'flipped';
-export type WeightGradFormulation = 'swapped' | 'gathered' | 'im2col';
+export type WeightGradFormulation = 'swapped' | 'gathered' | 'gatheredRows' | 'im2col';
 
 /** Where one formulation takes over from another. */
 export const CONV_GRAD_THRESHOLDS = {
@@ -35,11 +35,16 @@ export const CONV_GRAD_THRESHOLDS = {
   /** dW: input channels from which the taps' columns are gathered with N Ho Wo as the inner dimension. */
   gatherMinChannels: 16,
   /**
-   * dW gathered: the columns of one Gather + Gemm are one output row's taps of one kernel row, or of one tap
-   * where a kernel row's would exceed this many per sample (C kw Wo): 32 channels of a 32-wide row, 786 KB
-   * at batch 64, which stays in a core's L2 cache between the Gather that writes it and the Gemm that reads it.
+   * dW gathered: taps per Gather + Gemm are all, else one kernel row, else one, within this many columns per
+   * sample (C Ho Wo a tap): a kernel row of 32 channels at 32x32, 25 MB of columns at batch 64.
    */
-  gatherMaxChunkColumns: 3 * 32 * 32,
+  gatherMaxGroupColumns: 3 * 32 * 32 * 32,
+  /**
+   * dW gathered by rows (CPU): the columns of one Gather + Gemm are one output row's taps of one kernel row, or
+   * of one tap where a kernel row's would exceed this many per sample (C kw Wo): 32 channels of a 32-wide row,
+   * 786 KB at batch 64, which stays in a core's L2 cache between the Gather that writes it and the Gemm that reads it.
+   */
+  gatherRowMaxColumns: 3 * 32 * 32,
 } as const;
 
 const T = CONV_GRAD_THRESHOLDS;
@@ -53,10 +58,14 @@ export function chooseInputGrad({ window: w, C, group }: Pick<ConvGradProblem, '
   return fits && C >= T.flippedMinChannels ? 'flipped' : 'transposed';
 }
 
-/** dW of one group: by kernel taps and input channels (dilated kernels: swapped, the one that handles them). */
-export function chooseWeightGrad({ window: w, C }: Pick<ConvGradProblem, 'window' | 'C'>): WeightGradFormulation {
+/**
+ * dW of one group: by kernel taps and input channels (dilated kernels: swapped, the one that handles them); on
+ * the CPU the gathered columns go by output rows, which elsewhere would be too many small nodes.
+ */
+export function chooseWeightGrad({ window: w, C }: Pick<ConvGradProblem, 'window' | 'C'>, target: GradTarget = 'portable'): WeightGradFormulation {
   if (w.kernel[0] * w.kernel[1] > T.im2colMaxTaps || w.dilations.some((d) => d !== 1)) return 'swapped';
-  return C < T.gatherMinChannels ? 'im2col' : 'gathered';
+  if (C < T.gatherMinChannels) return 'im2col';
+  return target === 'cpu' ? 'gatheredRows' : 'gathered';
 }
 
 /** dX of a Conv. */
@@ -68,8 +77,8 @@ export function convInputGrad(b: Emitter, p: ConvGradProblem): string {
  * dW of a Conv. With groups, a fixed number of nodes whatever the group count: one grouped Conv
  * (depthwise) or one batched MatMul over the groups.
  */
-export function convWeightGrad(b: Emitter, p: ConvGradProblem): string {
-  if (p.group === 1) return WEIGHT_GRADS[chooseWeightGrad(p)](b, p);
+export function convWeightGrad(b: Emitter, p: ConvGradProblem, target: GradTarget = 'portable'): string {
+  if (p.group === 1) return WEIGHT_GRADS[chooseWeightGrad(p, target)](b, p);
   return p.C === 1 ? weightGradDepthwise(b, p) : weightGradGroupedMatMul(b, p);
 }
 
@@ -161,50 +170,106 @@ function padSpatial(b: Emitter, x: string, w: Window): string {
   return pt || pl || pb || pr ? b.op1('Pad', [x, b.constant([0, 0, pt, pl, 0, 0, pb, pr], 'int64')]) : x;
 }
 
+/** Taps per Gather + Gemm in weightGradGathered: all of them, else one kernel row, else one. */
+function tapsPerGemm([kh, kw]: number[], tapColumns: number): number {
+  const max = T.gatherMaxGroupColumns;
+  return kh * kw * tapColumns <= max ? kh * kw : kw * tapColumns <= max ? kw : 1;
+}
+
+/** X [N, C, H, W] laid out [C, H W, N] (batch innermost), and dY [N, M, Ho, Wo] as [M, Ho, Wo, N]. */
+function batchLast(b: Emitter, { x, dY, C, inSize: [H, W] }: ConvGradProblem): { x: string; dY: string } {
+  return {
+    x: b.op1('Reshape', [b.op1('Transpose', [x], { perm: [1, 2, 3, 0] }), b.constant([C, H * W, -1], 'int64')]),
+    dY: b.op1('Transpose', [dY], { perm: [1, 2, 3, 0] }),
+  };
+}
+
 /**
- * dW^T[(c, t), m] = sum over output rows r of cols_r[(c, t), (x, n)] . dY^T_r[m, (x, n)]^T, with cols_r[c, t, x, n]
- * = X[n, c] at tap t of output position (r, x), gathered from X laid out [C, H W + 1, N] (batch innermost, a
- * zero row for the padding). One Gather + Gemm per output row and kernel row of taps, the Gemms accumulating
- * through their C input: each chunk of columns is written and read while it is in cache, and the large
- * operand (cols) is the Gemm's untransposed A, so MLAS packs only the small dY rows.
+ * Where each column of taps t0 .. t0+taps-1 at output rows `rows` reads X: its index into H W, or H W (the
+ * zero row) where the window lies in the padding. Ordered [tap, row, column].
  */
-function weightGradGathered(b: Emitter, { x, dY, window: w, C, M, inSize: [H, W], outSize: [Ho, Wo] }: ConvGradProblem): string {
-  const [kh, kw] = w.kernel;
+function tapSources({ window: w, inSize: [H, W], outSize: [, Wo] }: ConvGradProblem, t0: number, taps: number, rows: number[]): number[] {
+  const [, kw] = w.kernel;
   const [sh, sw] = w.strides;
-  const batchLast = b.op1('Reshape', [b.op1('Transpose', [x], { perm: [1, 2, 3, 0] }), b.constant([C, H * W, -1], 'int64')]);
-  const dYt = b.op1('Transpose', [dY], { perm: [1, 2, 3, 0] });
-  // [C, taps, M]: a Reshape between the last Gemm and the Transpose below keeps onnxruntime from fusing the
-  // Transpose into the Gemm, which would make cols the transposed operand again.
-  const toDW = (dWct: string) => b.op1('Reshape', [b.op1('Transpose', [dWct], { perm: [2, 0, 1] }), b.constant([M, C, kh, kw], 'int64')]);
-  if (kh * kw === 1 && sh === 1 && sw === 1 && H === Ho && W === Wo) {
-    // A pointwise kernel that reads every position once: X itself is the columns.
-    const dWct = b.op1('Gemm', [b.op1('Reshape', [batchLast, b.constant([C, -1], 'int64')]), b.op1('Reshape', [dYt, b.constant([M, -1], 'int64')])], { transB: 1 });
-    return toDW(b.op1('Reshape', [dWct, b.constant([C, 1, M], 'int64')]));
+  const src: number[] = [];
+  for (let t = t0; t < t0 + taps; t++) {
+    for (const yo of rows) {
+      const y = yo * sh + Math.floor(t / kw) - w.pads[0];
+      for (let xo = 0; xo < Wo; xo++) {
+        const xx = xo * sw + (t % kw) - w.pads[1];
+        src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
+      }
+    }
   }
-  const withZero = b.op1('Pad', [batchLast, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+  return src;
+}
+
+/** [C, taps, M] -> dW [M, C, kh, kw]. */
+function fromTapsFirst(b: Emitter, dWct: string, { window: w, C, M }: ConvGradProblem): string {
+  return b.op1('Reshape', [b.op1('Transpose', [dWct], { perm: [2, 0, 1] }), b.constant([M, C, ...w.kernel], 'int64')]);
+}
+
+/** A pointwise kernel that reads every position once: X itself is the columns. */
+const isPointwise = ({ window: w, inSize, outSize }: ConvGradProblem) =>
+  w.kernel[0] * w.kernel[1] === 1 && w.strides.every((s) => s === 1) && inSize[0] === outSize[0] && inSize[1] === outSize[1];
+
+/**
+ * dW^T[(c, t), m] = cols[(c, t), (p, n)] . dY^T[m, (p, n)]^T with cols[c, t, p, n] = X[n, c] at tap t of
+ * output position p, gathered from X laid out [C, H W + 1, N] (batch innermost, a zero row for the
+ * padding), a group of taps per Gather and Gemm. Each Gather copies runs of N values, and the Gemm's
+ * large operand (cols) is its untransposed A: MLAS packs only the small dY.
+ */
+function weightGradGathered(b: Emitter, p: ConvGradProblem): string {
+  const { C, M, outSize: [Ho, Wo] } = p;
+  const [kh, kw] = p.window.kernel;
+  const P = Ho * Wo;
+  const t = batchLast(b, p);
+  const dYt = b.op1('Reshape', [t.dY, b.constant([M, -1], 'int64')]);
+  // [C, group, M]: a Reshape between each Gemm and the Transpose in fromTapsFirst keeps onnxruntime from
+  // fusing the Transpose into the Gemm, which would make cols the transposed operand again.
+  const product = (cols: string, group: number) => b.op1('Reshape', [
+    b.op1('Gemm', [b.op1('Reshape', [cols, b.constant([C * group, -1], 'int64')]), dYt], { transB: 1 }), b.constant([C, group, M], 'int64'),
+  ]);
+  if (isPointwise(p)) return fromTapsFirst(b, product(t.x, 1), p);
+  const withZero = b.op1('Pad', [t.x, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+  const group = tapsPerGemm(p.window.kernel, C * P);
+  const rows = Array.from({ length: Ho }, (_, r) => r);
+  const parts: string[] = [];
+  for (let t0 = 0; t0 < kh * kw; t0 += group) {
+    parts.push(product(b.op1('Gather', [withZero, b.constant(tapSources(p, t0, group, rows), 'int64', [group, P])], { axis: 1 }), group));
+  }
+  return fromTapsFirst(b, parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 }), p);
+}
+
+/**
+ * The gathered dW by output rows (the CPU's): dW^T[(c, t), m] = sum over output rows r of
+ * cols_r[(c, t), (x, n)] . dY^T_r[m, (x, n)]^T, one Gather + Gemm per output row and kernel row of taps, the
+ * Gemms accumulating through their C input. Each chunk of columns is written and read while it is in cache
+ * (cifar10-cnn's dW 9.5 ms a step faster at 1 thread, BENCHMARKS.md); a row whose taps all read padding is skipped.
+ */
+function weightGradGatheredRows(b: Emitter, p: ConvGradProblem): string {
+  const { C, M, outSize: [Ho, Wo] } = p;
+  const [kh, kw] = p.window.kernel;
+  if (isPointwise(p)) return weightGradGathered(b, p);
+  const t = batchLast(b, p);
+  const withZero = b.op1('Pad', [t.x, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
   const flat = b.constant([M, -1], 'int64');
-  const dYrows = b.op('Split', [b.op1('Reshape', [dYt, b.constant([M, Ho, -1], 'int64')]), b.constant(new Array<number>(Ho).fill(1), 'int64')], { axis: 1 }, { outputs: Ho })
+  const dYrows = b.op('Split', [b.op1('Reshape', [t.dY, b.constant([M, Ho, -1], 'int64')]), b.constant(new Array<number>(Ho).fill(1), 'int64')], { axis: 1 }, { outputs: Ho })
     .map((r) => b.op1('Reshape', [r, flat]));
-  const group = C * kw * Wo <= T.gatherMaxChunkColumns ? kw : 1;
+  const group = C * kw * Wo <= T.gatherRowMaxColumns ? kw : 1;
+  const zero = p.inSize[0] * p.inSize[1];
   const parts: string[] = [];
   for (let t0 = 0; t0 < kh * kw; t0 += group) {
     let acc = '';
     for (let yo = 0; yo < Ho; yo++) {
-      const src: number[] = [];
-      for (let t = t0; t < t0 + group; t++) {
-        const y = yo * sh + Math.floor(t / kw) - w.pads[0];
-        for (let xo = 0; xo < Wo; xo++) {
-          const xx = xo * sw + (t % kw) - w.pads[1];
-          src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
-        }
-      }
-      if (src.every((i) => i === H * W)) continue; // every tap of this row reads padding
+      const src = tapSources(p, t0, group, [yo]);
+      if (src.every((i) => i === zero)) continue;
       const cols = b.op1('Reshape', [b.op1('Gather', [withZero, b.constant(src, 'int64', [group, Wo])], { axis: 1 }), b.constant([C * group, -1], 'int64')]);
       acc = b.op1('Gemm', acc ? [cols, dYrows[yo], acc] : [cols, dYrows[yo]], { transB: 1 });
     }
-    parts.push(acc ? b.op1('Reshape', [acc, b.constant([C, group, M], 'int64')]) : b.constant(new Array<number>(C * group * M).fill(0), b.dtype(x), [C, group, M]));
+    parts.push(acc ? b.op1('Reshape', [acc, b.constant([C, group, M], 'int64')]) : b.constant(new Array<number>(C * group * M).fill(0), b.dtype(p.x), [C, group, M]));
   }
-  return toDW(parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 }));
+  return fromTapsFirst(b, parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 }), p);
 }
 
 /** dW = sum_n dY_n [M, P] . cols_n^T [P, C kh kw]: cols gathers, per tap, the strided input window. */
@@ -252,5 +317,6 @@ function cropToKernel(b: Emitter, dW: string, w: Window, [H, W]: number[], [Ho, 
 const WEIGHT_GRADS: Record<WeightGradFormulation, (b: Emitter, p: ConvGradProblem) => string> = {
   swapped: weightGradSwapped,
   gathered: weightGradGathered,
+  gatheredRows: weightGradGatheredRows,
   im2col: weightGradIm2col,
 };
