@@ -43,6 +43,14 @@ test('Conv dW: thresholds sit where CONV_GRAD_THRESHOLDS says', () => {
   assert.equal(chooseWeightGrad(taps(T.im2colMaxTaps + 1)), 'swapped');
 });
 
+test('Conv dW on the CPU: the gathered columns go by output rows; the other formulations as elsewhere', () => {
+  const T = CONV_GRAD_THRESHOLDS;
+  assert.equal(chooseWeightGrad(layer(T.gatherMinChannels, 14), 'cpu'), 'gatheredRows');
+  assert.equal(chooseWeightGrad(layer(T.gatherMinChannels, 14), 'portable'), 'gathered');
+  assert.equal(chooseWeightGrad(layer(T.gatherMinChannels - 1, 14), 'cpu'), 'im2col');
+  assert.equal(chooseWeightGrad({ ...layer(32, 14), window: win(3, { d: 2 }) }, 'cpu'), 'swapped');
+});
+
 test('Conv dX: the flipped-kernel Conv only for wide, stride-1, ungrouped, undilated layers', () => {
   const cases: [string, ReturnType<typeof layer>, string][] = [
     ['basic-cnn conv2, 16 input channels', layer(16, 14), 'transposed'],
