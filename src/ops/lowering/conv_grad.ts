@@ -243,9 +243,10 @@ function weightGradGathered(b: Emitter, p: ConvGradProblem): string {
 
 /**
  * The gathered dW by output rows (the CPU's): dW^T[(c, t), m] = sum over output rows r of
- * cols_r[(c, t), (x, n)] . dY^T_r[m, (x, n)]^T, one Gather + Gemm per output row and kernel row of taps, the
- * Gemms accumulating through their C input. Each chunk of columns is written and read while it is in cache
- * (cifar10-cnn's dW 9.5 ms a step faster at 1 thread, BENCHMARKS.md); a row whose taps all read padding is skipped.
+ * cols_r[(c, t), (x, n)] . dY^T_r[m, (x, n)]^T, one Gather + Gemm per output row and kernel row of taps, each
+ * group of taps accumulating through its Gemms' C input, row by row so that a row of dY serves its groups while
+ * in cache. Each chunk of columns is written and read while it is in cache (cifar10-cnn's step ~7 % faster at
+ * 1 thread, BENCHMARKS.md); a row whose taps all read padding is skipped.
  */
 function weightGradGatheredRows(b: Emitter, p: ConvGradProblem): string {
   const { C, M, outSize: [Ho, Wo] } = p;
@@ -253,22 +254,22 @@ function weightGradGatheredRows(b: Emitter, p: ConvGradProblem): string {
   if (isPointwise(p)) return weightGradGathered(b, p);
   const t = batchLast(b, p);
   const withZero = b.op1('Pad', [t.x, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
-  const flat = b.constant([M, -1], 'int64');
-  const dYrows = b.op('Split', [b.op1('Reshape', [t.dY, b.constant([M, Ho, -1], 'int64')]), b.constant(new Array<number>(Ho).fill(1), 'int64')], { axis: 1 }, { outputs: Ho })
-    .map((r) => b.op1('Reshape', [r, flat]));
+  const dYrows = b.op1('Reshape', [t.dY, b.constant([M, Ho, -1], 'int64')]);
   const group = C * kw * Wo <= T.gatherRowMaxColumns ? kw : 1;
   const zero = p.inSize[0] * p.inSize[1];
-  const parts: string[] = [];
-  for (let t0 = 0; t0 < kh * kw; t0 += group) {
-    let acc = '';
-    for (let yo = 0; yo < Ho; yo++) {
+  const groups = Array.from({ length: (kh * kw) / group }, (_, g) => g * group);
+  const acc = groups.map(() => '');
+  for (let yo = 0; yo < Ho; yo++) {
+    let dYrow = '';
+    groups.forEach((t0, g) => {
       const src = tapSources(p, t0, group, [yo]);
-      if (src.every((i) => i === zero)) continue;
+      if (src.every((i) => i === zero)) return;
+      dYrow ||= b.op1('Gather', [dYrows, b.constant(yo, 'int64')], { axis: 1 });
       const cols = b.op1('Reshape', [b.op1('Gather', [withZero, b.constant(src, 'int64', [group, Wo])], { axis: 1 }), b.constant([C * group, -1], 'int64')]);
-      acc = b.op1('Gemm', acc ? [cols, dYrows[yo], acc] : [cols, dYrows[yo]], { transB: 1 });
-    }
-    parts.push(acc ? b.op1('Reshape', [acc, b.constant([C, group, M], 'int64')]) : b.constant(new Array<number>(C * group * M).fill(0), b.dtype(p.x), [C, group, M]));
+      acc[g] = b.op1('Gemm', acc[g] ? [cols, dYrow, acc[g]] : [cols, dYrow], { transB: 1 });
+    });
   }
+  const parts = acc.map((a) => (a ? b.op1('Reshape', [a, b.constant([C, group, M], 'int64')]) : b.constant(new Array<number>(C * group * M).fill(0), b.dtype(p.x), [C, group, M])));
   return fromTapsFirst(b, parts.length === 1 ? parts[0] : b.op1('Concat', parts, { axis: 1 }), p);
 }
 
