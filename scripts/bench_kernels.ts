@@ -73,7 +73,8 @@ function graph(l: Layer, part: Part | 'dwSwapped', nchwc: boolean): Uint8Array {
     if (part !== 'fwd') {
       const dy = b.input('dy', 'float32', [BATCH, l.m, l.h, l.h]);
       const needs = [l.dx && part !== 'dw', part !== 'dx', part !== 'dx'];
-      const grads = ruleFor('Conv')!.grad!({ b, needs }, node, [dy]);
+      // The CPU graphs' formulations where the graph is lowered for the CPU (GradTarget), else the portable ones.
+      const grads = ruleFor('Conv')!.grad!({ b, needs, target: nchwc ? 'cpu' : 'portable' }, node, [dy]);
       for (const g of grads) if (g) first(g);
       // A gradient part alone: drop the forward Conv nothing reads.
       if (part !== 'both') b.graph.nodes.splice(b.graph.nodes.indexOf(node), 1);
@@ -151,8 +152,8 @@ async function main() {
   const policy = spinPolicy(values.spinning);
   const cell = (ms: number, gf: number) => `${ms.toFixed(2)} (${Math.round(gf / (ms / 1000))})`;
   console.log(`NCHWc block: ${nchwcBlockSize() || 'none (no lowering)'}; ${CLOCK === 'cpu' ? 'CPU ' : ''}ms (GFLOP/s), median of ${rounds} interleaved rounds`);
-  console.log('| layer (batch 64, 3x3) | threads | std fwd | nchwc fwd | torch fwd | std dX | nchwc dX | dW+dB (Gemm) | dW swapped nchwc | std fwd+bwd | nchwc fwd+bwd | torch fwd+bwd |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| layer (batch 64, 3x3) | threads | std fwd | nchwc fwd | torch fwd | std dX | nchwc dX | dW+dB (Gemm) | dW+dB by rows (cpu) | dW swapped nchwc | std fwd+bwd | nchwc fwd+bwd | torch fwd+bwd |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const totals = new Map<string, { std: number; nchwc: number; torch: number }>();
   for (const threads of values.threads.split(',').map(Number)) {
     const { spinning } = await resolveSpinning(policy, threads);
@@ -173,12 +174,12 @@ async function main() {
       };
       const [fwd, fwdN, both, bothN] = await time([['fwd', false], ['fwd', true], ['both', false], ['both', true]]);
       const [dx, dxN] = l.dx ? await time([['dx', false], ['dx', true]]) : [NaN, NaN];
-      const [dw, dwS] = await time([['dw', false], ['dwSwapped', true]]);
+      const [dw, dwRows, dwS] = await time([['dw', false], ['dw', true], ['dwSwapped', true]]);
       const t = torch?.get(`${l.c},${l.m},${l.h},${l.dx ? 1 : 0}`);
       const f = gflop(l);
       const fb = f * (l.dx ? 3 : 2);
       const c = (ms: number, gf: number) => (Number.isNaN(ms) ? '-' : cell(ms, gf));
-      console.log(`| ${l.models} ${l.c}->${l.m} @${l.h}x${l.h}${l.dx ? '' : ' (no dX)'} | ${threads} | ${c(fwd, f)} | ${c(fwdN, f)} | ${t ? cell(t.fwd, f) : '-'} | ${c(dx, f)} | ${c(dxN, f)} | ${c(dw, f)} | ${c(dwS, f)} | ${c(both, fb)} | ${c(bothN, fb)} | ${t ? cell(t.fwdBwd, fb) : '-'} |`);
+      console.log(`| ${l.models} ${l.c}->${l.m} @${l.h}x${l.h}${l.dx ? '' : ' (no dX)'} | ${threads} | ${c(fwd, f)} | ${c(fwdN, f)} | ${t ? cell(t.fwd, f) : '-'} | ${c(dx, f)} | ${c(dxN, f)} | ${c(dw, f)} | ${c(dwRows, f)} | ${c(dwS, f)} | ${c(both, fb)} | ${c(bothN, fb)} | ${t ? cell(t.fwdBwd, fb) : '-'} |`);
       const key = `${l.models}, ${threads} thread${threads > 1 ? 's' : ''}`;
       const sum = totals.get(key) ?? { std: 0, nchwc: 0, torch: 0 };
       sum.std += both;
