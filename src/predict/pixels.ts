@@ -334,14 +334,17 @@ function resizeFrame(src: Float64Array, w: number, h: number, f: Frame, fill: nu
     return out;
   }
   const { xs, ys } = taps ?? { xs: axisTaps(f.padW, tw), ys: axisTaps(f.padH, th) };
-  const rows = new Float64Array(f.padH * tw);
-  for (let y = 0; y < f.padH; y++) {
+  // Only the window rows the vertical taps read (a crop's taps skip the rows it cuts away).
+  const y0 = Math.min(...ys.map((t) => t.start));
+  const y1 = Math.max(...ys.map((t) => t.start + t.weights.length));
+  const rows = new Float64Array((y1 - y0) * tw);
+  for (let y = y0; y < y1; y++) {
     const row = rowOf(y);
     for (let x = 0; x < tw; x++) {
       const { start, weights } = xs[x];
       let acc = 0;
       for (let k = 0; k < weights.length; k++) acc += weights[k] * at(start + k, row);
-      rows[y * tw + x] = acc;
+      rows[(y - y0) * tw + x] = acc;
     }
   }
   const out = new Float64Array(th * tw);
@@ -349,7 +352,7 @@ function resizeFrame(src: Float64Array, w: number, h: number, f: Frame, fill: nu
     const { start, weights } = ys[y];
     for (let x = 0; x < tw; x++) {
       let acc = 0;
-      for (let k = 0; k < weights.length; k++) acc += weights[k] * rows[(start + k) * tw + x];
+      for (let k = 0; k < weights.length; k++) acc += weights[k] * rows[(start + k - y0) * tw + x];
       out[y * tw + x] = acc;
     }
   }
