@@ -244,9 +244,9 @@ function weightGradGathered(b: Emitter, p: ConvGradProblem): string {
 /**
  * The gathered dW by output rows (the CPU's): dW^T[(c, t), m] = sum over output rows r of
  * cols_r[(c, t), (x, n)] . dY^T_r[m, (x, n)]^T, one Gather + Gemm per output row and kernel row of taps, each
- * group of taps accumulating through its Gemms' C input, row by row so that a row of dY serves its groups while
- * in cache. Each chunk of columns is written and read while it is in cache (cifar10-cnn's step ~7 % faster at
- * 1 thread, BENCHMARKS.md); a row whose taps all read padding is skipped.
+ * group of taps accumulating through its Gemms' C input. Each chunk of columns is written and read while it is
+ * in cache (cifar10-cnn's step ~7 % faster at 1 thread, BENCHMARKS.md); a row whose taps all read padding is
+ * skipped. (onnxruntime fuses the per-row Gathers of dY into one Split.)
  */
 function weightGradGatheredRows(b: Emitter, p: ConvGradProblem): string {
   const { C, M, outSize: [Ho, Wo] } = p;
