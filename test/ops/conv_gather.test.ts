@@ -7,8 +7,9 @@ import { runGradients } from '../helpers/gradcheck.js';
 // them, a kernel row, or one tap, as the columns C Ho Wo grow past CONV_GRAD_THRESHOLDS.gatherMaxGroupColumns).
 // Checked against a direct float64 evaluation of the backward sums.
 
+interface DWCase { label: string; x: number[]; w: number[]; s: number; p: number; gemms: number; gathers?: number; rows?: number }
 
-const cases = [
+const cases: DWCase[] = [
   { label: 'k3 p1 s1, 16 -> 5 channels, 8x10 (all taps in one Gemm)', x: [3, 16, 8, 10], w: [5, 16, 3, 3], s: 1, p: 1, gemms: 1 },
   { label: 'k3 p0 s2, 20 -> 3 channels, 19x17 (all taps in one Gemm)', x: [2, 20, 19, 17], w: [3, 20, 3, 3], s: 2, p: 0, gemms: 1 },
   { label: 'k2 p1 s1, 16 -> 4 channels, 9x9 (all taps in one Gemm)', x: [2, 16, 9, 9], w: [4, 16, 2, 2], s: 1, p: 1, gemms: 1 },
@@ -18,25 +19,28 @@ const cases = [
   { label: 'k1 p0 s1, 24 -> 5 channels, 6x7 (pointwise: X is the columns, no Gather)', x: [3, 24, 6, 7], w: [5, 24, 1, 1], s: 1, p: 0, gemms: 1, gathers: 0 },
   { label: 'k1 p0 s2, 16 -> 3 channels, 7x9 (strided pointwise: gathered)', x: [2, 16, 7, 9], w: [3, 16, 1, 1], s: 2, p: 0, gemms: 1 },
 ];
-for (const c of cases) {
-  test(`Conv dW ${c.label}: equals the direct sums`, async () => {
+/** dW of one Conv against the direct sums, and its Gathers and Gemms counted (plus a Gather per row of dY by rows). */
+function checkDW(c: DWCase, target: 'portable' | 'cpu'): void {
+  test(`Conv dW${target === 'cpu' ? ' by rows (cpu)' : ''} ${c.label}: equals the direct sums`, async () => {
     const run = await runGradients({
       dtype: 'float32',
+      target,
       inputs: { x: { dims: c.x }, w: { dims: c.w } },
       build: (b, v) => b.op1('Conv', [v.x, v.w], { pads: [c.p, c.p, c.p, c.p], strides: [c.s, c.s] }),
     });
     const want = convBackwardReference(run.inputs.x, null, run.weights, c.x, c.w, c.s, c.p).dw;
     const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
     run.grads.w.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= 1e-4 * scale + 1e-5, `dW[${i}]: ${g} vs ${want[i]}`));
-    assert.equal(run.gradOps.filter((o) => o === 'Gather').length, c.gathers ?? c.gemms, `gradient ops: ${run.gradOps.join(' ')}`);
+    assert.equal(run.gradOps.filter((o) => o === 'Gather').length, c.gathers ?? c.gemms + (c.rows ?? 0), `gradient ops: ${run.gradOps.join(' ')}`);
     assert.equal(run.gradOps.filter((o) => o === 'Gemm').length, c.gemms);
   });
 }
+for (const c of cases) checkDW(c, 'portable');
 
 // The CPU's gathered dW: one Gather + Gemm per output row and kernel row of taps (per tap where C kw Wo passes
 // CONV_GRAD_THRESHOLDS.gatherRowMaxColumns), none for a row whose taps all read padding, and one Gather of
 // each output row's dY.
-const rowCases = [
+const rowCases: DWCase[] = [
   { label: 'k3 p1 s1, 16 -> 5 channels, 8x10 (8 rows x 3 kernel rows, less the 2 in the padding)', x: [3, 16, 8, 10], w: [5, 16, 3, 3], s: 1, p: 1, gemms: 22, rows: 8 },
   { label: 'k3 p0 s2, 20 -> 3 channels, 19x17 (strided: 9 rows x 3)', x: [2, 20, 19, 17], w: [3, 20, 3, 3], s: 2, p: 0, gemms: 27, rows: 9 },
   { label: 'k2 p1 s1, 16 -> 4 channels, 9x9 (10 rows x 2, less 2)', x: [2, 16, 9, 9], w: [4, 16, 2, 2], s: 1, p: 1, gemms: 18, rows: 10 },
@@ -46,18 +50,4 @@ const rowCases = [
   { label: 'k1 p0 s1, 24 -> 5 channels, 6x7 (pointwise: X is the columns, no Gather)', x: [3, 24, 6, 7], w: [5, 24, 1, 1], s: 1, p: 0, gemms: 1, gathers: 0 },
   { label: 'k1 p0 s2, 16 -> 3 channels, 7x9 (strided pointwise: 4 rows)', x: [2, 16, 7, 9], w: [3, 16, 1, 1], s: 2, p: 0, gemms: 4, rows: 4 },
 ];
-for (const c of rowCases) {
-  test(`Conv dW by rows (cpu) ${c.label}: equals the direct sums`, async () => {
-    const run = await runGradients({
-      dtype: 'float32',
-      target: 'cpu',
-      inputs: { x: { dims: c.x }, w: { dims: c.w } },
-      build: (b, v) => b.op1('Conv', [v.x, v.w], { pads: [c.p, c.p, c.p, c.p], strides: [c.s, c.s] }),
-    });
-    const want = convBackwardReference(run.inputs.x, null, run.weights, c.x, c.w, c.s, c.p).dw;
-    const scale = want.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
-    run.grads.w.forEach((g, i) => assert.ok(Math.abs(g - want[i]) <= 1e-4 * scale + 1e-5, `dW[${i}]: ${g} vs ${want[i]}`));
-    assert.equal(run.gradOps.filter((o) => o === 'Gather').length, c.gathers ?? c.gemms + c.rows!, `gradient ops: ${run.gradOps.join(' ')}`);
-    assert.equal(run.gradOps.filter((o) => o === 'Gemm').length, c.gemms);
-  });
-}
+for (const c of rowCases) checkDW(c, 'cpu');
