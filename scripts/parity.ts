@@ -1,6 +1,6 @@
 /**
  * `node dist/scripts/parity.js <model> [--seed 0] [--epochs N] [--compare-steps S] [--threads T]
- *  [--torch-threads 2] [--limit N] [--out DIR] [--reuse-ours]`;  `node dist/scripts/parity.js --summary <parity.json>...`
+ *  [--torch-threads 2] [--limit N] [--out DIR] [--reuse-ours] [--reuse-torch]`;  `node dist/scripts/parity.js --summary <parity.json>...`
  *
  * Accuracy parity with PyTorch: the same model, initial weights, train/validation split and every
  * epoch's batch order, trained by onnxtrain's `train` and by the reference PyTorch loop
@@ -58,6 +58,11 @@ export interface ParitySettings {
    * settings) instead of training again: reruns the PyTorch side only. Default false.
    */
   reuseOurs?: boolean;
+  /**
+   * Take PyTorch's side from <out>/parity.json of an earlier comparison with the same model, seed and epochs
+   * instead of running it again: reruns onnxtrain only (after a change to onnxtrain). Default false.
+   */
+  reuseTorch?: boolean;
   /** Progress lines. Default console.error. */
   log: (line: string) => void;
 }
@@ -158,6 +163,20 @@ async function finishedRun(dir: string, ts: TrainSettings): Promise<TrainResult>
   return { runDir: dir, history: file('metrics.json'), test: results.test, stopped: results.stopped };
 }
 
+/** PyTorch's side of an earlier parity.json in `out` with the same model, seed and epochs (ParitySettings.reuseTorch). */
+function earlierTorch(out: string, ts: TrainSettings): ParityResult['torch'] {
+  let earlier: ParityResult;
+  try {
+    earlier = JSON.parse(readFileSync(join(out, 'parity.json'), 'utf8'));
+  } catch {
+    throw new Error(`--reuse-torch: ${out} holds no parity.json; run without --reuse-torch`);
+  }
+  if (earlier.model !== ts.model || earlier.seed !== ts.seed || earlier.epochs !== ts.epochs || earlier.batchSize !== ts.batchSize) {
+    throw new Error(`--reuse-torch: ${out}/parity.json compared other settings (model ${earlier.model}, seed ${earlier.seed}, ${earlier.epochs} epochs); pass the same ones or drop --reuse-torch`);
+  }
+  return earlier.torch;
+}
+
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 
 export async function parity(s: ParitySettings): Promise<ParityResult> {
@@ -185,7 +204,7 @@ export async function parity(s: ParitySettings): Promise<ParityResult> {
   const run = s.reuseOurs ? await finishedRun(ts.out!, ts) : await train(ts);
   const oursSeconds = s.reuseOurs ? run.history.reduce((t, m) => t + m.seconds, 0) : (performance.now() - t0) / 1000;
   if (!run.test) throw new Error('the onnxtrain run has no test set');
-  const torch = runTorch(torchDir);
+  const torch = s.reuseTorch ? earlierTorch(out, ts) : runTorch(torchDir);
 
   const n = Math.min(stepLosses.length, torch.stepLosses.length);
   const maxStepLossDiff = Math.max(...Array.from({ length: n }, (_, i) => Math.abs(stepLosses[i] - torch.stepLosses[i])));
@@ -255,7 +274,7 @@ export function parseParityArgs(argv: string[]): ParitySettings {
     allowPositionals: true,
     options: {
       seed: { type: 'string' }, epochs: { type: 'string' }, 'compare-steps': { type: 'string' }, threads: { type: 'string' },
-      'torch-threads': { type: 'string' }, limit: { type: 'string' }, out: { type: 'string' }, 'reuse-ours': { type: 'boolean', default: false },
+      'torch-threads': { type: 'string' }, limit: { type: 'string' }, out: { type: 'string' }, 'reuse-ours': { type: 'boolean', default: false }, 'reuse-torch': { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1 || !isModelName(positionals[0])) {
@@ -278,6 +297,7 @@ export function parseParityArgs(argv: string[]): ParitySettings {
     limit: int('limit', values.limit, 2),
     out: values.out,
     reuseOurs: values['reuse-ours'],
+    reuseTorch: values['reuse-torch'],
   };
 }
 
