@@ -256,14 +256,14 @@ function weightGradGatheredRows(b: Emitter, p: ConvGradProblem): string {
   const withZero = b.op1('Pad', [t.x, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
   const dYrows = b.op1('Reshape', [t.dY, b.constant([M, Ho, -1], 'int64')]);
   const group = C * kw * Wo <= T.gatherRowMaxColumns ? kw : 1;
-  const zero = p.inSize[0] * p.inSize[1];
+  const zeroRow = p.inSize[0] * p.inSize[1];
   const groups = Array.from({ length: (kh * kw) / group }, (_, g) => g * group);
   const acc = groups.map(() => '');
   for (let yo = 0; yo < Ho; yo++) {
     let dYrow = '';
     groups.forEach((t0, g) => {
       const src = tapSources(p, t0, group, [yo]);
-      if (src.every((i) => i === zero)) return;
+      if (src.every((i) => i === zeroRow)) return;
       dYrow ||= b.op1('Gather', [dYrows, b.constant(yo, 'int64')], { axis: 1 });
       const cols = b.op1('Reshape', [b.op1('Gather', [withZero, b.constant(src, 'int64', [group, Wo])], { axis: 1 }), b.constant([C * group, -1], 'int64')]);
       acc[g] = b.op1('Gemm', acc[g] ? [cols, dYrow, acc[g]] : [cols, dYrow], { transB: 1 });
