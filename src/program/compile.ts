@@ -37,6 +37,9 @@ const BUILDERS: Record<GraphName, (c: graphs.Compiled) => Graph> = {
   train_loop: graphs.buildTrainLoopGraph,
 };
 
+/** The graphs whose gradients depend on the target (GradTarget); the others are the same for every target. */
+const WITH_GRADIENTS: ReadonlySet<GraphName> = new Set(['training', 'train_step', 'train_loop']);
+
 export function compileGraphSet(settings: GraphSettings): GraphSet {
   const compiled: graphs.Compiled = { settings, sig: signature(settings) };
   const built = new Map<GraphName, Graph>();
@@ -54,7 +57,10 @@ export function compileGraphSet(settings: GraphSettings): GraphSet {
       const block = device === 'cpu' ? nchwcBlockSize() : 0;
       if (!block) return this.graph(name);
       let g = lowered.get(name);
-      if (!g) lowered.set(name, (g = lowerToNchwc(dropUnusedConstants(BUILDERS[name]({ ...compiled, target: 'cpu' })), block)));
+      if (!g) {
+        const forCpu = WITH_GRADIENTS.has(name) ? dropUnusedConstants(BUILDERS[name]({ ...compiled, target: 'cpu' })) : this.graph(name);
+        lowered.set(name, (g = lowerToNchwc(forCpu, block)));
+      }
       return g;
     },
   };

@@ -6,8 +6,8 @@ import * as names from '../graph/names.js';
 import type { Tensor } from '../graph/tensor.js';
 import { emitForward, imageShape } from '../models/forward.js';
 import type { ParamSpec, ValueSource } from '../nn/context.js';
-import type { GradTarget } from '../ops/types.js';
 import { emitLossAndCorrect } from '../nn/loss.js';
+import type { GradTarget } from '../ops/types.js';
 import { buildOptimizerGraph, buildOptimizerStep } from '../optim/index.js';
 import { stateSpecs, type GraphSettings, type ModelSignature } from './signature.js';
 

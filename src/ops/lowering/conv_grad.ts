@@ -184,6 +184,9 @@ function batchLast(b: Emitter, { x, dY, C, inSize: [H, W] }: ConvGradProblem): {
   };
 }
 
+/** X laid out [C, H W, N] with a zero row appended, [C, H W + 1, N]: where tapSources points for the padding. */
+const withZeroRow = (b: Emitter, xt: string): string => b.op1('Pad', [xt, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+
 /**
  * Where each column of taps t0 .. t0+taps-1 at output rows `rows` reads X: its index into H W, or H W (the
  * zero row) where the window lies in the padding. Ordered [tap, row, column].
@@ -231,7 +234,7 @@ function weightGradGathered(b: Emitter, p: ConvGradProblem): string {
     b.op1('Gemm', [b.op1('Reshape', [cols, b.constant([C * group, -1], 'int64')]), dYt], { transB: 1 }), b.constant([C, group, M], 'int64'),
   ]);
   if (isPointwise(p)) return fromTapsFirst(b, product(t.x, 1), p);
-  const withZero = b.op1('Pad', [t.x, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+  const withZero = withZeroRow(b, t.x);
   const group = tapsPerGemm(p.window.kernel, C * P);
   const rows = Array.from({ length: Ho }, (_, r) => r);
   const parts: string[] = [];
@@ -253,7 +256,7 @@ function weightGradGatheredRows(b: Emitter, p: ConvGradProblem): string {
   const [kh, kw] = p.window.kernel;
   if (isPointwise(p)) return weightGradGathered(b, p);
   const t = batchLast(b, p);
-  const withZero = b.op1('Pad', [t.x, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
+  const withZero = withZeroRow(b, t.x);
   const dYrows = b.op1('Reshape', [t.dY, b.constant([M, Ho, -1], 'int64')]);
   const group = C * kw * Wo <= T.gatherRowMaxColumns ? kw : 1;
   const zeroRow = p.inSize[0] * p.inSize[1];
