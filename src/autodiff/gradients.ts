@@ -40,6 +40,19 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
     const n = forward[k];
     if (n.outputs.some((o) => toLoss.has(o))) n.inputs.forEach((i) => i && toLoss.add(i));
   }
+  const readers = new Map<string, Node[]>();
+  for (const n of forward) {
+    for (const i of new Set(n.inputs)) {
+      if (!i) continue;
+      const list = readers.get(i);
+      if (list) list.push(n);
+      else readers.set(i, [n]);
+    }
+  }
+  const consumers = (v: string): readonly Node[] => readers.get(v) ?? [];
+  const writers = new Map(forward.flatMap((n) => n.outputs.filter(Boolean).map((o) => [o, n] as const)));
+  const producer = (v: string) => writers.get(v);
+  const positiveMasked = new Set<string>();
   const active = (v: string) => v !== '' && fromWrt.has(v) && toLoss.has(v);
   for (const p of wrt) if (!toLoss.has(p)) throw new Error(`autodiff: '${loss}' does not depend on '${p}'`);
 
@@ -75,7 +88,7 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
       const custom = b.customGradients.get(n);
       if (custom) {
         const wants = custom.inputs.map(active);
-        const dIn = b.scope('composite', () => custom.grad({ b, needs: wants, target }, dOut[0]!));
+        const dIn = b.scope('composite', () => custom.grad({ b, needs: wants, target, consumers, producer, positiveMasked }, dOut[0]!));
         dIn.forEach((d, i) => {
           if (d && wants[i]) {
             b.refine(d, b.info(custom.inputs[i]).shape);
@@ -89,7 +102,7 @@ export function buildGradients(b: GraphBuilder, loss: string, wrt: string[], opt
         const which = n.inputs.filter((_, i) => needs[i]).join(', ');
         throw new MissingGradientError(n, which);
       }
-      const dIn = b.scope(n.opType, () => rule.grad!({ b, needs, target }, n, dOut));
+      const dIn = b.scope(n.opType, () => rule.grad!({ b, needs, target, consumers, producer, positiveMasked }, n, dOut));
       dIn.forEach((d, i) => {
         if (d && needs[i]) {
           // A gradient has its value's shape, whatever the rule's ops let the builder infer.

@@ -46,10 +46,13 @@ export const elementwise: RuleTable = {
   Neg: { infer: same, grad: ({ b }, _n, [dY]) => [b.op1('Neg', [dY!])] },
   Identity: { infer: same, grad: (_c, _n, [dY]) => [dY] },
   // Y = max(X, 0)  =>  dX = dY where X > 0, else 0 (PyTorch's choice at 0). Y > 0 exactly where X > 0,
-  // and testing Y leaves X with one consumer, so onnxruntime can fuse a Conv + Relu pair.
+  // and testing Y leaves X with one consumer, so onnxruntime can fuse a Conv + Relu pair. Where a MaxPool
+  // alone reads Y, its rule has applied this mask already, at the pooled size (pool.ts).
   Relu: {
     infer: same,
-    grad: ({ b }, n, [dY]) => {
+    grad: (ctx, n, [dY]) => {
+      const { b } = ctx;
+      if (ctx.positiveMasked?.has(n.outputs[0])) return [dY];
       return [maskedBy(b, dY!, b.op1('Greater', [n.outputs[0], b.constant(0, b.dtype(n.inputs[0]))]))];
     },
   },

@@ -1,8 +1,8 @@
 import { attrInt, type Dim, type Node, type ValueInfo } from '../graph/ir.js';
 import { numel } from '../graph/tensor.js';
 import { maxPoolInputGrad } from './lowering/maxpool_grad.js';
-import { castTo, shapeValue, sizeOf } from './shapes.js';
-import type { Emitter, RuleTable } from './types.js';
+import { castTo, maskedBy, shapeValue, sizeOf } from './shapes.js';
+import type { Emitter, GradContext, RuleTable } from './types.js';
 import { staticSpatial, windowOf, windowOutput, type Window } from './window.js';
 
 /** 1 / (number of input elements each output window covers), excluding padding: [1, 1, Ho, Wo]. */
@@ -28,6 +28,16 @@ const pooledShape = (ins: (ValueInfo | undefined)[], n: Node): Dim[] | undefined
   return x ? [x[0], x[1], ...windowOutput(windowOf(n, x.slice(2)), x.slice(2))] : undefined;
 };
 
+/**
+ * X = Relu(.) read by this MaxPool alone: the Relu's mask (X > 0) at each window's maximum is (Y > 0), so it
+ * can be applied to dY at the pooled size, a quarter of the work for 2x2 windows. Returns whether it was.
+ */
+function takesReluMask({ consumers, producer, positiveMasked }: GradContext, x: string): boolean {
+  if (!positiveMasked || producer?.(x)?.opType !== 'Relu' || consumers?.(x).length !== 1) return false;
+  positiveMasked.add(x);
+  return true;
+}
+
 export const pool: RuleTable = {
   // Y = max over each window of X  =>  dX = dY at the window's first maximum (row-major), 0 elsewhere,
   // as PyTorch's max_pool2d. Where that maximum is found (and the node contract): lowering/maxpool_grad.ts.
@@ -36,14 +46,17 @@ export const pool: RuleTable = {
       const shape = pooledShape(ins, n);
       return [{ dtype: ins[0]!.dtype, shape }, { dtype: 'int64', shape }];
     },
-    grad: ({ b }, n, [dY]) => {
+    grad: (ctx, n, [dY]) => {
+      const { b } = ctx;
       if (!dY) throw new Error(`MaxPool gradient: only Y (not Indices) can carry a gradient (node '${n.name}')`);
       const x = n.inputs[0];
       const [H, W] = checkPool2d('MaxPool', b, n);
       const w = windowOf(n, [H, W]);
       if (w.dilations.some((d) => d !== 1)) throw new Error(`MaxPool gradient: only dilations 1 are supported (node '${n.name}')`);
       if (attrInt(n, 'storage_order', 0) !== 0) throw new Error(`MaxPool gradient: only storage_order 0 is supported (node '${n.name}')`);
-      return [maxPoolInputGrad(b, { x, dY, window: w, inSize: [H, W], indices: n.outputs[1], attrs: n.attrs })];
+      const y = n.outputs[0];
+      const routed = takesReluMask(ctx, x) ? maskedBy(b, dY, b.op1('Greater', [y, b.constant(0, b.dtype(y))])) : dY;
+      return [maxPoolInputGrad(b, { x, dY: routed, window: w, inSize: [H, W], indices: n.outputs[1], attrs: n.attrs })];
     },
   },
   // Y = mean over each window (divisor k k, or the count of non-pad elements when count_include_pad=0)

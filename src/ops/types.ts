@@ -41,6 +41,16 @@ export interface GradContext {
   needs: boolean[];
   /** Where the graph will run; default 'portable'. */
   target?: GradTarget;
+  /** The forward nodes that read a value (none for a value only the backward reads); absent: unknown. */
+  consumers?: (value: string) => readonly Node[];
+  /** The forward node that wrote a value; absent: unknown. */
+  producer?: (value: string) => Node | undefined;
+  /**
+   * Values whose gradient a reader's rule has already multiplied by (value > 0), filled as the backward
+   * runs: a MaxPool reading a Relu does so at the pooled size (pool.ts), and the Relu's rule then passes
+   * its gradient through.
+   */
+  positiveMasked?: Set<string>;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { buildGradients } from '../../src/autodiff/gradients.js';
+import { GraphBuilder } from '../../src/graph/builder.js';
 import { gradcheck, runGradients, rng } from '../helpers/gradcheck.js';
 
 /** PyTorch's max_pool2d backward: each window's dY goes to its first maximum in row-major order. */
@@ -64,6 +66,37 @@ test('MaxPool: a window of all -1 passes its gradient to its top-left element al
   });
   const [r0, r1] = run.weights;
   assert.deepEqual(run.grads.x, [r0, 0, 0, r1, 0, 0, 0, 0]);
+});
+
+// Relu then MaxPool: the MaxPool's rule applies the Relu's mask to dY at the pooled size (pool.ts).
+for (const c of cases.filter((k) => k.outputs === 1 || k.dtype === 'float32')) {
+  const attrs = { kernel_shape: c.k, strides: c.s, pads: c.p };
+  test(`Relu then MaxPool ${c.label}: the gradient of PyTorch's relu + max_pool2d, ties at 0 included`, async () => {
+    const r = rng(3);
+    const x = Array.from({ length: c.dims.reduce((p, q) => p * q, 1) }, () => (r() < 0.25 ? 0.25 + r() : [-0.5, 0, 0][Math.floor(r() * 3)]));
+    const run = await runGradients({ dtype: c.dtype, inputs: { x: { dims: c.dims, values: x } }, build: (b, v) => b.op('MaxPool', [b.op1('Relu', [v.x])], attrs, { outputs: c.outputs })[0] });
+    const routed = referenceMaxGrad(x.map((v) => Math.max(v, 0)), c.dims, c.k, c.s, c.p, run.weights);
+    const want = routed.map((g, i) => (x[i] > 0 ? g : 0));
+    run.grads.x.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-6, `element ${i}: ${g} vs ${want[i]}`));
+    assert.ok(want.some((g, i) => g === 0 && routed[i] !== 0), 'some window has its maximum at a Relu zero');
+  });
+}
+
+/** The shapes the backward's Greater nodes test, for Relu -> MaxPool k2 s2 on [2, 3, 8, 8], with `extra` readers of the Relu. */
+function maskShapes(extra: boolean): string[] {
+  const b = new GraphBuilder('relu_pool');
+  const x = b.input('x', 'float32', [2, 3, 8, 8]);
+  const a = b.op1('Relu', [x]);
+  let y = b.op1('ReduceSum', [b.op1('MaxPool', [a], { kernel_shape: [2, 2], strides: [2, 2] })], { keepdims: 0 });
+  if (extra) y = b.op1('Add', [y, b.op1('ReduceSum', [a], { keepdims: 0 })]);
+  const nForward = b.graph.nodes.length;
+  buildGradients(b, y, [x]);
+  return b.graph.nodes.slice(nForward).filter((n) => n.opType === 'Greater').map((n) => String(b.shape(n.inputs[0])));
+}
+
+test('Relu read by a MaxPool alone is masked once, at the pooled size; with another reader, by its own rule', () => {
+  assert.deepEqual(maskShapes(false), ['2,3,4,4']);
+  assert.deepEqual(maskShapes(true), ['2,3,8,8']);
 });
 
 // AveragePool and GlobalAveragePool have no double kernel in onnxruntime's CPU provider: float32.
