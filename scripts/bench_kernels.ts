@@ -94,12 +94,24 @@ function filled(n: number, seed: number): Float32Array {
   return a;
 }
 
+/**
+ * After a run, each worker of a session's intra-op pool spins for up to 2^20 pauses (onnxruntime's
+ * WorkerLoop; tens of ms here) before it sleeps. Sessions taking turns every few ms would then run beside
+ * the previous session's spinning workers, which take the cores they need: with 2 threads, every kernel
+ * measured 1.5-3x slower than with 1. So with spinning on and more than one thread, wait this long first.
+ */
+const SPIN_SETTLE_MS = 100;
+
 /** Median ms of each session, their rounds interleaved so that a load spell on the shared machine hits all alike. */
-async function medianMsEach(sessions: ort.InferenceSession[], feeds: Record<string, ort.Tensor>[], rounds: number): Promise<number[]> {
+async function medianMsEach(sessions: ort.InferenceSession[], feeds: Record<string, ort.Tensor>[], rounds: number, settleMs: number): Promise<number[]> {
   for (let k = 0; k < sessions.length; k++) for (let i = 0; i < 2; i++) await sessions[k].run(feeds[k]);
   const times = sessions.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < sessions.length; k++) {
+      if (settleMs) {
+        await new Promise((done) => setTimeout(done, settleMs));
+        await sessions[k].run(feeds[k]);
+      }
       const [t0, c0] = [performance.now(), process.cpuUsage()];
       await sessions[k].run(feeds[k]);
       const c = process.cpuUsage(c0);
@@ -168,7 +180,7 @@ async function main() {
       const withDy = { ...feeds, dy: new ort.Tensor('float32', filled(BATCH * l.m * l.h * l.h, 4), [BATCH, l.m, l.h, l.h]) };
       const time = async (variants: [Part | 'dwSwapped', boolean][]) => {
         const sessions = await Promise.all(variants.map(([part, nchwc]) => createSession(graph(l, part, nchwc), opts)));
-        const ms = await medianMsEach(sessions, variants.map(([part]) => (part === 'fwd' ? feeds : withDy)), rounds);
+        const ms = await medianMsEach(sessions, variants.map(([part]) => (part === 'fwd' ? feeds : withDy)), rounds, spinning && threads > 1 ? SPIN_SETTLE_MS : 0);
         await Promise.all(sessions.map((s) => s.release()));
         return ms;
       };
