@@ -1,6 +1,6 @@
 import { attrFloat } from '../graph/ir.js';
 import { DTYPE_FROM_ONNX } from '../graph/tensor.js';
-import { broadcast, castTo, maskedBy, same, unbroadcast } from './shapes.js';
+import { broadcast, castTo, maskedBy, maskedByPositive, same, unbroadcast } from './shapes.js';
 import type { RuleTable } from './types.js';
 
 /** Elementwise arithmetic and activations. Y names the output, dY its gradient. */
@@ -53,7 +53,7 @@ export const elementwise: RuleTable = {
     grad: (ctx, n, [dY]) => {
       const { b } = ctx;
       if (ctx.positiveMasked?.has(n.outputs[0])) return [dY];
-      return [maskedBy(b, dY!, b.op1('Greater', [n.outputs[0], b.constant(0, b.dtype(n.inputs[0]))]))];
+      return [maskedByPositive(b, dY!, n.outputs[0])];
     },
   },
   // Y = X if X > 0 else alpha X  =>  dX = dY where X > 0, else alpha dY

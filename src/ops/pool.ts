@@ -1,7 +1,7 @@
 import { attrInt, type Dim, type Node, type ValueInfo } from '../graph/ir.js';
 import { numel } from '../graph/tensor.js';
 import { maxPoolInputGrad } from './lowering/maxpool_grad.js';
-import { castTo, maskedBy, shapeValue, sizeOf } from './shapes.js';
+import { castTo, maskedByPositive, shapeValue, sizeOf } from './shapes.js';
 import type { Emitter, GradContext, RuleTable } from './types.js';
 import { staticSpatial, windowOf, windowOutput, type Window } from './window.js';
 
@@ -55,7 +55,7 @@ export const pool: RuleTable = {
       if (w.dilations.some((d) => d !== 1)) throw new Error(`MaxPool gradient: only dilations 1 are supported (node '${n.name}')`);
       if (attrInt(n, 'storage_order', 0) !== 0) throw new Error(`MaxPool gradient: only storage_order 0 is supported (node '${n.name}')`);
       const y = n.outputs[0];
-      const routed = takesReluMask(ctx, x) ? maskedBy(b, dY, b.op1('Greater', [y, b.constant(0, b.dtype(y))])) : dY;
+      const routed = takesReluMask(ctx, x) ? maskedByPositive(b, dY, y) : dY;
       return [maxPoolInputGrad(b, { x, dY: routed, window: w, inSize: [H, W], indices: n.outputs[1], attrs: n.attrs })];
     },
   },

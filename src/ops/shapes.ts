@@ -65,6 +65,11 @@ export function maskedBy(b: Emitter, v: string, mask: string): string {
   return b.op1('Mul', [v, castTo(b, mask, b.dtype(v))]);
 }
 
+/** v where x > 0, else 0: a Relu's gradient mask, tested on its output x. */
+export function maskedByPositive(b: Emitter, v: string, x: string): string {
+  return maskedBy(b, v, b.op1('Greater', [x, b.constant(0, b.dtype(x))]));
+}
+
 /** x's shape as an int64 value: a constant where the shape is static, else Shape(x). */
 export function shapeValue(b: Emitter, x: string): string {
   const s = b.info(x).shape;

@@ -185,14 +185,17 @@ function batchLast(b: Emitter, { x, dY, C, inSize: [H, W] }: ConvGradProblem): {
 }
 
 /** X laid out [C, H W, N] with a zero row appended, [C, H W + 1, N]: where tapSources points for the padding. */
+const zeroRowOf = ({ inSize: [H, W] }: ConvGradProblem): number => H * W;
 const withZeroRow = (b: Emitter, xt: string): string => b.op1('Pad', [xt, b.constant([0, 0, 0, 0, 1, 0], 'int64')]);
 
 /**
  * Where each column of taps t0 .. t0+taps-1 at output rows `rows` reads X: its index into H W, or H W (the
  * zero row) where the window lies in the padding. Ordered [tap, row, column].
  */
-function tapSources({ window: w, inSize: [H, W], outSize: [, Wo] }: ConvGradProblem, t0: number, taps: number, rows: number[]): number[] {
+function tapSources(p: ConvGradProblem, t0: number, taps: number, rows: number[]): number[] {
+  const { window: w, inSize: [H, W], outSize: [, Wo] } = p;
   const [, kw] = w.kernel;
+  const zeroRow = zeroRowOf(p);
   const [sh, sw] = w.strides;
   const src: number[] = [];
   for (let t = t0; t < t0 + taps; t++) {
@@ -200,7 +203,7 @@ function tapSources({ window: w, inSize: [H, W], outSize: [, Wo] }: ConvGradProb
       const y = yo * sh + Math.floor(t / kw) - w.pads[0];
       for (let xo = 0; xo < Wo; xo++) {
         const xx = xo * sw + (t % kw) - w.pads[1];
-        src.push(y < 0 || y >= H || xx < 0 || xx >= W ? H * W : y * W + xx);
+        src.push(y < 0 || y >= H || xx < 0 || xx >= W ? zeroRow : y * W + xx);
       }
     }
   }
@@ -259,7 +262,7 @@ function weightGradGatheredRows(b: Emitter, p: ConvGradProblem): string {
   const withZero = withZeroRow(b, t.x);
   const dYrows = b.op1('Reshape', [t.dY, b.constant([M, Ho, -1], 'int64')]);
   const group = C * kw * Wo <= T.gatherRowMaxColumns ? kw : 1;
-  const zeroRow = p.inSize[0] * p.inSize[1];
+  const zeroRow = zeroRowOf(p);
   const groups = Array.from({ length: (kh * kw) / group }, (_, g) => g * group);
   const acc = groups.map(() => '');
   for (let yo = 0; yo < Ho; yo++) {
